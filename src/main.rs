@@ -1,12 +1,44 @@
-//! The `rampart` command line: dispatch only.
+//! `rampart`: the command-line entry point. Dispatch only; each command lives in `rampart::cli`.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use rampart::cli;
 
-/// Rampart: a policy firewall for AI coding agents.
-#[derive(Parser, Debug)]
+/// Rampart: a local policy firewall between AI coding agents and the tools they call.
+#[derive(Parser)]
 #[command(name = "rampart", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate one command/path/URL, or run a policy test suite.
+    Test(cli::test_cmd::TestArgs),
+    /// Inspect policy: lint, explain, test.
+    Policy {
+        #[command(subcommand)]
+        command: cli::policy_cmd::PolicyCommand,
+    },
+    /// Score a policy's coverage against an attack corpus.
+    Bench(cli::bench_cmd::BenchArgs),
+    /// Write a starter policy file.
+    Init(cli::init_cmd::InitArgs),
+}
 
 fn main() {
-    let _cli = Cli::parse();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Test(a) => cli::test_cmd::run(a),
+        Command::Policy { command } => cli::policy_cmd::run(command),
+        Command::Bench(a) => cli::bench_cmd::run(a),
+        Command::Init(a) => cli::init_cmd::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("rampart: {e:#}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -3,9 +3,23 @@
 //! returns a [`Decision`], with no I/O and no clock other than what it is given.
 
 pub mod call;
+pub mod command;
+pub mod compile;
 pub mod decision;
+pub mod duration;
+pub mod eval;
+pub mod fields;
+pub mod glob;
+pub mod load;
+pub mod model;
+pub mod profiles;
+pub mod resolve;
 pub mod shell;
+pub mod suggest;
 pub mod url;
 
 pub use call::{ToolCall, canonical_tool};
+pub use compile::{CompiledPolicySet, compile};
 pub use decision::{Action, AskOptions, Decision, RuleRef, WebhookConfig};
+pub use eval::{CallCounter, EvalContext};
+pub use load::{LoadError, PolicySet};

@@ -1,0 +1,21 @@
+//! Implementations of the CLI commands; `main.rs` only dispatches here.
+
+pub mod bench_cmd;
+pub mod init_cmd;
+pub mod policy_cmd;
+pub mod test_cmd;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::engine::resolve::{self, ResolveOptions, Surface};
+use crate::engine::{CompiledPolicySet, compile};
+
+/// Resolves and compiles policy for an offline command (explicit file alone, else embedded
+/// standard plus `~/.rampart/policies`).
+pub fn offline_policy(config: Option<PathBuf>) -> anyhow::Result<CompiledPolicySet> {
+    let set = resolve::resolve(&ResolveOptions::new(Surface::Offline, config))
+        .context("loading policy")?;
+    Ok(compile(&set))
+}

