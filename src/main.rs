@@ -27,6 +27,14 @@ enum Command {
 }
 
 fn main() {
+    // Die quietly on a closed pipe (`rampart audit tail | head`) instead of panicking in print.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Test(a) => cli::test_cmd::run(a),

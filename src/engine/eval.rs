@@ -473,6 +473,10 @@ fn path_pattern_matches(p: &PathPattern, cand: &str, wd: Option<&str>) -> bool {
         Some(wd) if p.relative && cand.starts_with('/') => {
             PathGlob::new(&format!("{}/{}", wd.trim_end_matches('/'), p.text)).matches(cand)
         }
+        Some(wd) if !p.relative && !cand.starts_with('/') => {
+            let joined = command::clean_path(&format!("{}/{cand}", wd.trim_end_matches('/')));
+            p.glob.matches(&joined) || p.resolved.as_ref().is_some_and(|r| r.matches(&joined))
+        }
         _ => false,
     }
 }

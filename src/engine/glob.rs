@@ -97,6 +97,8 @@ struct Nfa {
     toks: Vec<Tok>,
     /// Literal text every match must start with (prefilter).
     prefix: String,
+    /// The longest literal run every match must contain (prefilter).
+    needle: String,
     /// Whether classes may match `/` (shell-style `filepath.Match` lets them).
     class_matches_slash: bool,
 }
@@ -149,9 +151,23 @@ impl Nfa {
                 _ => None,
             })
             .collect();
+        let mut needle = String::new();
+        let mut run = String::new();
+        for t in toks.iter().chain(std::iter::once(&Tok::One)) {
+            match t {
+                Tok::Lit(c) => run.push(*c),
+                _ => {
+                    if run.len() > needle.len() {
+                        needle = std::mem::take(&mut run);
+                    }
+                    run.clear();
+                }
+            }
+        }
         Some(Nfa {
             toks,
             prefix,
+            needle,
             class_matches_slash,
         })
     }
@@ -161,40 +177,55 @@ impl Nfa {
         if !value.starts_with(self.prefix.as_str()) {
             return false;
         }
+        if self.needle.len() > self.prefix.len()
+            && memmem::find(value.as_bytes(), self.needle.as_bytes()).is_none()
+        {
+            return false;
+        }
         let n = self.toks.len();
         let words = n / 64 + 1;
+        if words <= 4 {
+            let mut a = [0u64; 4];
+            let mut b = [0u64; 4];
+            return self.run(value, &mut a[..words], &mut b[..words]);
+        }
         let mut cur = vec![0u64; words];
         let mut next = vec![0u64; words];
-        set(&mut cur, 0);
-        self.close(&mut cur);
+        self.run(value, &mut cur, &mut next)
+    }
+
+    fn run<'b>(&self, value: &str, mut cur: &'b mut [u64], mut next: &'b mut [u64]) -> bool {
+        let n = self.toks.len();
+        set(cur, 0);
+        self.close(cur);
         for c in value.chars() {
             next.iter_mut().for_each(|w| *w = 0);
             let mut any = false;
-            for s in iter_bits(&cur) {
+            for s in iter_bits(cur) {
                 if s >= n {
                     continue;
                 }
                 match &self.toks[s] {
                     Tok::Lit(l) => {
                         if *l == c {
-                            set(&mut next, s + 1);
+                            set(next, s + 1);
                             any = true;
                         }
                     }
                     Tok::One => {
                         if c != '/' {
-                            set(&mut next, s + 1);
+                            set(next, s + 1);
                             any = true;
                         }
                     }
                     Tok::Star => {
                         if c != '/' {
-                            set(&mut next, s);
+                            set(next, s);
                             any = true;
                         }
                     }
                     Tok::Any => {
-                        set(&mut next, s);
+                        set(next, s);
                         any = true;
                     }
                     Tok::Class { negated, ranges } => {
@@ -203,7 +234,7 @@ impl Nfa {
                         }
                         let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
                         if inside != *negated {
-                            set(&mut next, s + 1);
+                            set(next, s + 1);
                             any = true;
                         }
                     }
@@ -212,10 +243,10 @@ impl Nfa {
             if !any {
                 return false;
             }
-            self.close(&mut next);
+            self.close(next);
             std::mem::swap(&mut cur, &mut next);
         }
-        get(&cur, n)
+        get(cur, n)
     }
 
     /// Adds the states reachable by letting stars match nothing.
@@ -397,6 +428,7 @@ fn double_star_match(nfa: &Nfa, v: &str) -> bool {
         let rest = Nfa {
             toks: nfa.toks[2..].to_vec(),
             prefix: String::new(),
+            needle: String::new(),
             class_matches_slash: nfa.class_matches_slash,
         };
         return rest.matches(v);
