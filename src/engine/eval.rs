@@ -56,6 +56,16 @@ struct Group {
     aliases: Vec<String>,
     /// Whether texts are case-folded (match folded patterns).
     folded: bool,
+    /// `direct` lower-cased, for case-insensitive `command_contains`.
+    lower: Vec<String>,
+}
+
+impl Group {
+    /// Fills the lower-cased texts once the group is complete.
+    fn finish(mut self) -> Group {
+        self.lower = self.direct.iter().map(|t| t.to_lowercase()).collect();
+        self
+    }
 }
 
 /// The analysed command, shared by every rule of one evaluation.
@@ -114,7 +124,9 @@ fn fold_group(g: &Group) -> Group {
         excl: f(&g.excl),
         aliases: f(&g.aliases),
         folded: true,
+        lower: Vec::new(),
     }
+    .finish()
 }
 
 impl CommandView {
@@ -144,6 +156,8 @@ impl CommandView {
         } else {
             Some(raw_g)
         };
+        let groups: Vec<Group> = groups.into_iter().map(Group::finish).collect();
+        let raw_group = raw_group.map(Group::finish);
         let mut extra: Vec<Group> = groups.iter().map(fold_group).collect();
         if let Some(r) = &raw_group {
             extra.push(fold_group(r));
@@ -159,13 +173,13 @@ impl CommandView {
                     for seg in split_compound(&r.heredoc) {
                         let hg = group_for(&seg, &mut overflow);
                         extra.push(fold_group(&hg));
-                        extra.push(hg);
+                        extra.push(hg.finish());
                     }
                 }
             }
             g.direct.retain(|t| !t.is_empty());
             extra.push(fold_group(&g));
-            extra.push(g);
+            extra.push(g.finish());
         }
         let raw_folded = raw.to_lowercase();
         let norm_folded = (raw.contains(['\'', '"', '\\'])).then(|| normalize(&raw).to_lowercase());
@@ -384,14 +398,9 @@ fn group_hit(c: &Conditions, g: &Group, with_contains: bool) -> GroupHit {
     let excluded = |t: &str| c.cmd_not.iter().any(|p| pat(p, t));
     let normal = g.direct.iter().any(|t| c.cmd.iter().any(|p| pat(p, t)))
         || (with_contains
-            && g.direct.iter().any(|t| {
-                let f = if g.folded {
-                    t.clone()
-                } else {
-                    t.to_lowercase()
-                };
-                c.contains_folded.iter().any(|s| f.contains(s.as_str()))
-            }));
+            && g.lower
+                .iter()
+                .any(|t| c.contains_folded.iter().any(|s| t.contains(s.as_str()))));
     let alias_hits: Vec<&String> = g
         .aliases
         .iter()
