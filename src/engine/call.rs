@@ -100,8 +100,16 @@ pub fn canonical_tool(name: &str) -> std::borrow::Cow<'_, str> {
     let mapped = match name {
         "Bash" | "PowerShell" | "Monitor" | "code_execution" | "shell" | "run_shell_command"
         | "run_terminal_cmd" | "execute_command" | "local_shell" | "bash" => "exec",
-        "Read" | "ReadFile" | "Glob" | "Grep" | "LS" | "LSP" | "ToolSearch" | "read_file"
-        | "ListMcpResourcesTool" | "ReadMcpResourceTool" => "read",
+        "Read"
+        | "ReadFile"
+        | "Glob"
+        | "Grep"
+        | "LS"
+        | "LSP"
+        | "ToolSearch"
+        | "read_file"
+        | "ListMcpResourcesTool"
+        | "ReadMcpResourceTool" => "read",
         "Write" | "WriteFile" | "Edit" | "EditFile" | "MultiEdit" | "NotebookEdit"
         | "write_file" | "replace" | "apply_patch" => "write",
         "WebFetch" | "WebSearch" | "Fetch" | "web_fetch" | "web_search" | "google_web_search" => {

@@ -56,7 +56,10 @@ mod tests {
         assert_eq!(parse("https://a.b/c").unwrap().host, "a.b");
         assert_eq!(parse("https://u:p@a.b:8080/c?x").unwrap().host, "a.b");
         assert_eq!(parse("http://[::1]:80/").unwrap().host, "::1");
-        assert_eq!(parse("https://sub.webhook.site./x").unwrap().host, "sub.webhook.site.");
+        assert_eq!(
+            parse("https://sub.webhook.site./x").unwrap().host,
+            "sub.webhook.site."
+        );
         assert!(parse("evil.com/x").is_none());
         assert_eq!(parse("mailto:x@y").unwrap().host, "");
         assert_eq!(parse("https://h?q=webhook.site").unwrap().host, "h");
