@@ -343,13 +343,13 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, AuditError> {
     if report.brk.is_none()
         && let Some(t) = &w.torn
     {
-        {
-            report.brk = Some(ChainBreak {
-                file: t.file.clone(),
-                line: t.line,
-                reason: "unterminated last line (torn write; the writer moves it aside at its next start)".into(),
-            });
-        }
+        report.brk = Some(ChainBreak {
+            file: t.file.clone(),
+            line: t.line,
+            reason:
+                "unterminated last line (torn write; the writer moves it aside at its next start)"
+                    .into(),
+        });
     }
     if report.brk.is_none() {
         report.brk = anchor_brk;

@@ -612,17 +612,12 @@ impl Core {
             }
             anchors.retain(|a| a.event_count <= durable.1);
         }
-        if !anchors.is_empty() {
-            if anchor::append(&mut self.anchor_file, &self.anchor_path, &anchors).is_ok() {
-                self.counters
-                    .anchors
-                    .fetch_add(anchors.len() as u64, Ordering::Relaxed);
-            }
-            if let Some(s) = &self.siem {
-                for a in &anchors {
-                    s.anchor(a.clone());
-                }
-            }
+        if !anchors.is_empty()
+            && anchor::append(&mut self.anchor_file, &self.anchor_path, &anchors).is_ok()
+        {
+            self.counters
+                .anchors
+                .fetch_add(anchors.len() as u64, Ordering::Relaxed);
         }
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters
@@ -633,6 +628,11 @@ impl Core {
                 s.event(e);
             }
             replies[w.index] = Some(Ok(w.receipt));
+        }
+        if let Some(s) = &self.siem {
+            for a in anchors {
+                s.anchor(a);
+            }
         }
         let failed = replies.iter().filter(|r| matches!(r, Some(Err(_)))).count();
         self.counters
