@@ -222,6 +222,13 @@ impl AuditEvent {
 
     /// Go JSON of this event with `hash` replaced by `hash_value`.
     pub fn to_json_with_hash(&self, hash_value: &str) -> String {
+        let mut o = self.json_prefix();
+        finish_json(&mut o, &self.prev_hash, hash_value);
+        o
+    }
+
+    /// Go JSON up to and including `"prev_hash":` (everything that does not depend on the chain).
+    pub fn json_prefix(&self) -> String {
         let mut o = String::with_capacity(512);
         o.push('{');
         if !self.schema_version.is_empty() {
@@ -319,10 +326,6 @@ impl AuditEvent {
             o.push('}');
         }
         o.push_str(",\"prev_hash\":");
-        write_str(&mut o, &self.prev_hash);
-        o.push_str(",\"hash\":");
-        write_str(&mut o, hash_value);
-        o.push('}');
         o
     }
 
@@ -420,6 +423,14 @@ impl AuditEvent {
         e.hash = get_string(m, "hash")?;
         Ok(e)
     }
+}
+
+/// Completes a [`AuditEvent::json_prefix`] with the chain fields: `"prev","hash":"hash"}`.
+pub fn finish_json(prefix: &mut String, prev_hash: &str, hash: &str) {
+    write_str(prefix, prev_hash);
+    prefix.push_str(",\"hash\":");
+    write_str(prefix, hash);
+    prefix.push('}');
 }
 
 /// Parses one line of a chain file into an event or a continuation header.

@@ -19,6 +19,16 @@ pub fn chain_hash(prev_hash: &str, preimage_json: &str) -> String {
     format!("{HASH_PREFIX}{}", hex::encode(h.finalize()))
 }
 
+/// Hash of an event whose pre-image is given in pieces (avoids building one string).
+pub fn chain_hash_parts(prev_hash: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    for p in parts {
+        h.update(p.as_bytes());
+    }
+    format!("{HASH_PREFIX}{}", hex::encode(h.finalize()))
+}
+
 /// Computes the hash an event must carry (uses its own `prev_hash`).
 pub fn event_hash(e: &AuditEvent) -> String {
     chain_hash(&e.prev_hash, &e.preimage_json())

@@ -6,9 +6,9 @@
 use super::anchor::{self, Anchor};
 use super::cap::enforce_cap;
 use super::error::AuditError;
-use super::event::{AuditEvent, ChainContinue, HostInfo, SCHEMA_VERSION};
+use super::event::{AuditEvent, ChainContinue, HostInfo, SCHEMA_VERSION, finish_json};
 use super::files::{self, ANCHOR_LOG, ChainFile, LOCK_FILE, Scheme};
-use super::hash::event_hash;
+use super::hash::chain_hash_parts;
 use super::recovery::{self, Recovered};
 use super::redact::redact_event;
 use super::siem::{self, SiemConfig, SiemSender};
@@ -97,10 +97,59 @@ struct Counters {
 
 type Reply = Result<Receipt, AuditError>;
 
-struct Pending {
+/// An event made ready off the flusher thread: defaulted, redacted, capped, serialised.
+struct Prepared {
     event: AuditEvent,
+    prefix: String,
+}
+
+struct Pending {
+    item: Prepared,
     tx: SyncSender<Reply>,
 }
+
+/// What callers need to prepare events in their own thread.
+#[derive(Debug)]
+struct Prep {
+    host: HostInfo,
+    max_record_bytes: usize,
+}
+
+/// Fills writer defaults, redacts, clamps numbers, applies the size cap and serialises.
+fn prepare(p: &Prep, mut e: AuditEvent) -> Result<Prepared, AuditError> {
+    if e.schema_version.is_empty() {
+        e.schema_version = SCHEMA_VERSION.to_string();
+    }
+    if e.id.is_empty() {
+        e.id = ulid::Ulid::generate().to_string();
+    }
+    match e.timestamp {
+        None => e.timestamp = Some(Utc::now().fixed_offset()),
+        // Keep UTC `Z` timestamps so the record survives Go's round trip.
+        Some(t) => e.timestamp = Some(t.with_timezone(&Utc).fixed_offset()),
+    }
+    if e.host.is_none() {
+        e.host = Some(p.host.clone());
+    }
+    redact_event(&mut e);
+    if let Some(req) = e.request.as_mut() {
+        clamp_numbers(req);
+    }
+    e.prev_hash.clear();
+    e.hash.clear();
+    let mut prefix = e.json_prefix();
+    // prev_hash and hash add at most 2 * 71 bytes plus punctuation.
+    if prefix.len() + 2 * 80 + 16 > p.max_record_bytes {
+        e.prev_hash = PLACEHOLDER_HASH.to_string();
+        enforce_cap(&mut e, p.max_record_bytes)?;
+        e.prev_hash.clear();
+        prefix = e.json_prefix();
+    }
+    Ok(Prepared { event: e, prefix })
+}
+
+const PLACEHOLDER_HASH: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Default)]
 struct Queue {
@@ -128,6 +177,7 @@ impl Ticket {
 }
 
 struct Inner {
+    prep: Prep,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
@@ -192,9 +242,13 @@ impl AuditSink {
             None => None,
         };
         let counters = Arc::new(Counters::default());
+        let prep = Prep {
+            host: HostInfo::current(),
+            max_record_bytes: cfg.max_record_bytes,
+        };
         let mut core = Core::new(&cfg, &recovered, lock, counters.clone(), siem.clone())?;
         if let Some(t) = &recovered.torn {
-            let ev = recovery_event(t);
+            let ev = prepare(&prep, recovery_event(t))?;
             match core.write_batch(vec![ev]).pop() {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
@@ -210,6 +264,7 @@ impl AuditSink {
             .map_err(|e| AuditError::io("spawn flusher", &cfg.dir, e))?;
         Ok(AuditSink {
             inner: Arc::new(Inner {
+                prep,
                 shared,
                 thread: Mutex::new(Some(handle)),
                 counters,
@@ -222,6 +277,13 @@ impl AuditSink {
 
     /// Queues an event without waiting; the ticket resolves after the covering fsync.
     pub fn submit(&self, event: AuditEvent) -> Result<Ticket, AuditError> {
+        let item = match prepare(&self.inner.prep, event) {
+            Ok(i) => i,
+            Err(e) => {
+                self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
         let (tx, rx) = sync_channel(1);
         {
             let mut q = self
@@ -233,7 +295,7 @@ impl AuditSink {
             if q.closed {
                 return Err(AuditError::Closed);
             }
-            q.items.push(Pending { event, tx });
+            q.items.push(Pending { item, tx });
         }
         self.inner.shared.cv.notify_one();
         Ok(Ticket { rx })
@@ -310,7 +372,7 @@ fn flusher(shared: Arc<Shared>, mut core: Core, max_batch: usize) {
             let n = q.items.len().min(max_batch);
             q.items.drain(..n).collect()
         };
-        let (events, txs): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.event, p.tx)).unzip();
+        let (events, txs): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.tx)).unzip();
         let results = core.write_batch(events);
         for (tx, r) in txs.into_iter().zip(results) {
             let _ = tx.send(r);
@@ -323,8 +385,6 @@ struct Core {
     dir: PathBuf,
     anchor_every: u64,
     max_file_bytes: u64,
-    max_record_bytes: usize,
-    host: HostInfo,
     file: Option<File>,
     cur: Option<ChainFile>,
     file_len: u64,
@@ -363,8 +423,6 @@ impl Core {
             dir: cfg.dir.clone(),
             anchor_every: cfg.anchor_every,
             max_file_bytes: cfg.max_file_bytes.max(1),
-            max_record_bytes: cfg.max_record_bytes,
-            host: HostInfo::current(),
             file,
             cur: rec.head.file.clone(),
             file_len: rec.head.file_len,
@@ -378,30 +436,6 @@ impl Core {
             poisoned: None,
             _lock: lock,
         })
-    }
-
-    fn prepare(&self, e: &mut AuditEvent) -> Result<(), AuditError> {
-        if e.schema_version.is_empty() {
-            e.schema_version = SCHEMA_VERSION.to_string();
-        }
-        if e.id.is_empty() {
-            e.id = ulid::Ulid::generate().to_string();
-        }
-        match e.timestamp {
-            None => e.timestamp = Some(Utc::now().fixed_offset()),
-            // Keep UTC `Z` timestamps so the record survives Go's round trip.
-            Some(t) => e.timestamp = Some(t.with_timezone(&Utc).fixed_offset()),
-        }
-        if e.host.is_none() {
-            e.host = Some(self.host.clone());
-        }
-        redact_event(e);
-        if let Some(req) = e.request.as_mut() {
-            clamp_numbers(req);
-        }
-        e.prev_hash = self.head_hash.clone();
-        e.hash.clear();
-        enforce_cap(e, self.max_record_bytes)
     }
 
     fn needs_rotation(&self, today: NaiveDate, pending: u64, line: u64) -> bool {
@@ -511,7 +545,7 @@ impl Core {
         Ok(())
     }
 
-    fn write_batch(&mut self, events: Vec<AuditEvent>) -> Vec<Reply> {
+    fn write_batch(&mut self, events: Vec<Prepared>) -> Vec<Reply> {
         let n = events.len();
         let mut replies: Vec<Option<Reply>> = (0..n).map(|_| None).collect();
         if let Some(p) = &self.poisoned {
@@ -530,17 +564,22 @@ impl Core {
         let mut anchors: Vec<Anchor> = Vec::new();
         let mut failure: Option<String> = None;
         let keep_events = self.siem.is_some();
-        for (i, mut e) in events.into_iter().enumerate() {
+        for (i, p) in events.into_iter().enumerate() {
             if failure.is_some() {
                 break;
             }
-            if let Err(err) = self.prepare(&mut e) {
-                replies[i] = Some(Err(err));
-                continue;
-            }
-            e.hash = event_hash(&e);
-            let mut line = e.to_json();
+            let Prepared { event, prefix } = p;
+            let mut pre_tail = String::with_capacity(96);
+            finish_json(&mut pre_tail, &self.head_hash, "");
+            let hash = chain_hash_parts(&self.head_hash, &[&prefix, &pre_tail]);
+            let mut line = prefix;
+            finish_json(&mut line, &self.head_hash, &hash);
             line.push('\n');
+            let e = AuditEvent {
+                prev_hash: self.head_hash.clone(),
+                hash,
+                ..event
+            };
             if self.needs_rotation(today, chunk.len() as u64, line.len() as u64) {
                 if let Err(err) = self.flush(&mut chunk, &mut chunk_lines) {
                     failure = Some(err.to_string());
