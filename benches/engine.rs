@@ -25,8 +25,14 @@ fn bench(c: &mut Criterion) {
             "bash -lc make",
             ToolCall::exec("bash -lc 'cd /repo && make build 2>&1 | tail -5'"),
         ),
-        ("read source", ToolCall::path("read", "/home/u/project/src/main.rs")),
-        ("fetch github", ToolCall::url("fetch", "https://github.com/x/y")),
+        (
+            "read source",
+            ToolCall::path("read", "/home/u/project/src/main.rs"),
+        ),
+        (
+            "fetch github",
+            ToolCall::url("fetch", "https://github.com/x/y"),
+        ),
     ];
     for (name, call) in &cases {
         c.bench_function(&format!("embedded standard: {name}"), |b| {

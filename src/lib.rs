@@ -1,4 +1,5 @@
 //! Rampart: a local policy firewall between AI coding agents and the tools they call.
 
+pub mod audit;
 pub mod cli;
 pub mod engine;

@@ -24,6 +24,11 @@ enum Command {
     Bench(cli::bench_cmd::BenchArgs),
     /// Write a starter policy file.
     Init(cli::init_cmd::InitArgs),
+    /// Inspect the audit trail: verify, tail, search, stats.
+    Audit {
+        #[command(subcommand)]
+        command: rampart::audit::cli::AuditCommand,
+    },
 }
 
 fn main() {
@@ -41,6 +46,7 @@ fn main() {
         Command::Policy { command } => cli::policy_cmd::run(command),
         Command::Bench(a) => cli::bench_cmd::run(a),
         Command::Init(a) => cli::init_cmd::run(a),
+        Command::Audit { command } => rampart::audit::cli::run(command),
     };
     match result {
         Ok(code) => std::process::exit(code),

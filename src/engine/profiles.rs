@@ -10,7 +10,10 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("ci", include_str!("../../policies/ci.yaml")),
     ("yolo", include_str!("../../policies/yolo.yaml")),
     ("mcp-server", include_str!("../../policies/mcp-server.yaml")),
-    ("research-agent", include_str!("../../policies/research-agent.yaml")),
+    (
+        "research-agent",
+        include_str!("../../policies/research-agent.yaml"),
+    ),
 ];
 
 /// The YAML text of an embedded profile.
