@@ -6,6 +6,11 @@
 
 use std::ops::Range;
 
+mod launchers;
+mod parser;
+#[cfg(test)]
+mod tests;
+
 /// Result of analysing one command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShellAnalysis {
@@ -106,22 +111,29 @@ pub enum Launcher {
     Multicall,
 }
 
+/// Inputs longer than this are cut (and the analysis marked `truncated`).
+pub const MAX_INPUT: usize = 65_536;
+
 /// Analyses `src` as a bash command line.
 ///
-/// Placeholder until the bash parser lands: splits on whitespace only and never unwraps.
+/// Never panics; nesting, input size and the number of reported commands are bounded (see
+/// [`ShellAnalysis::truncated`]).
 pub fn analyze(src: &str) -> ShellAnalysis {
-    let argv: Vec<String> = src.split_whitespace().map(str::to_string).collect();
-    let dynamic = vec![false; argv.len()];
+    let mut ctx = parser::Ctx::default();
+    let mut src = src;
+    if src.len() > MAX_INPUT {
+        let mut cut = MAX_INPUT;
+        while !src.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        src = &src[..cut];
+        ctx.truncated = true;
+    }
+    parser::Parser::new(src.as_bytes(), &mut ctx, Origin::TopLevel, 0, None, true).parse_program();
     ShellAnalysis {
-        commands: vec![ExecutedCommand {
-            argv,
-            dynamic,
-            certain: true,
-            span: Some(0..src.len()),
-            ..Default::default()
-        }],
-        parsed: true,
-        error: None,
-        truncated: false,
+        commands: ctx.out,
+        parsed: ctx.error.is_none(),
+        error: ctx.error,
+        truncated: ctx.truncated,
     }
 }
