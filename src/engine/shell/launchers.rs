@@ -38,29 +38,29 @@ struct Opts {
 }
 
 /// Result of skipping options.
-struct Scan {
+struct Scan<'a> {
     /// Index of the first operand.
     next: usize,
     certain: bool,
     /// Short letters seen, long names seen, with their values.
-    seen: Vec<(String, Option<String>)>,
+    seen: Vec<(&'a str, Option<&'a str>)>,
 }
 
-impl Scan {
+impl Scan<'_> {
     fn has(&self, name: &str) -> bool {
-        self.seen.iter().any(|(n, _)| n == name)
+        self.seen.iter().any(|&(n, _)| n == name)
     }
 
     fn value(&self, name: &str) -> Option<&str> {
         self.seen
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| *n == name)
             .and_then(|(_, v)| v.as_deref())
     }
 }
 
 /// Skips the options of `argv` starting at `i`, stopping at the first operand or after `--`.
-fn scan(argv: &[String], dynamic: &[bool], mut i: usize, o: &Opts) -> Scan {
+fn scan<'a>(argv: &'a [String], dynamic: &[bool], mut i: usize, o: &Opts) -> Scan<'a> {
     let mut certain = true;
     let mut seen = Vec::new();
     while i < argv.len() {
@@ -77,18 +77,18 @@ fn scan(argv: &[String], dynamic: &[bool], mut i: usize, o: &Opts) -> Scan {
         }
         if let Some(long) = a.strip_prefix("--") {
             let (name, value) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
+                Some((n, v)) => (n, Some(v)),
                 None => (long, None),
             };
             if o.long_arg.contains(&name) && value.is_none() {
-                seen.push((name.to_string(), argv.get(i + 1).cloned()));
+                seen.push((name, argv.get(i + 1).map(String::as_str)));
                 i += 2;
                 continue;
             }
             if !o.long_arg.contains(&name) && !o.long_flag.contains(&name) {
                 certain = false;
             }
-            seen.push((name.to_string(), value));
+            seen.push((name, value));
             i += 1;
             continue;
         }
@@ -97,19 +97,24 @@ fn scan(argv: &[String], dynamic: &[bool], mut i: usize, o: &Opts) -> Scan {
         let mut step = 1;
         while j < b.len() {
             let ch = b[j];
-            let letter = (ch as char).to_string();
+            if !ch.is_ascii() {
+                certain = false;
+                j += 1;
+                continue;
+            }
+            let letter = &a[j..j + 1];
             if o.arg.contains(&ch) {
                 let value = if j + 1 < b.len() {
-                    Some(a[j + 1..].to_string())
+                    Some(&a[j + 1..])
                 } else {
                     step = 2;
-                    argv.get(i + 1).cloned()
+                    argv.get(i + 1).map(String::as_str)
                 };
                 seen.push((letter, value));
                 break;
             }
             if o.attached.contains(&ch) {
-                seen.push((letter, (j + 1 < b.len()).then(|| a[j + 1..].to_string())));
+                seen.push((letter, (j + 1 < b.len()).then(|| &a[j + 1..])));
                 break;
             }
             if !o.flag.contains(&ch) {

@@ -15,7 +15,8 @@ mod tests;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShellAnalysis {
     /// Every simple command the line would execute, in source order (a launcher before the
-    /// commands it launches).
+    /// commands it launches, a command before the substitutions in its words). Commands whose
+    /// `argv` is empty carry only assignments or redirections (`A=$(id)`, `> file`).
     pub commands: Vec<ExecutedCommand>,
     /// The line is valid bash (no syntax error anywhere, including nested shell strings).
     pub parsed: bool,
@@ -84,7 +85,9 @@ pub enum Origin {
     CommandSubstitution,
     /// Inside `<(...)` or `>(...)`.
     ProcessSubstitution,
-    /// The string of `bash -c`, `sh -c`, `su -c` and similar.
+    /// The string of `bash -c`, `sh -c` and other shells' `-c`. Strings run by launchers
+    /// (`su -c`, `ssh HOST CMD`, `script -c`, `watch`, `flock -c`) are reported as
+    /// [`Origin::Launched`] with the launcher's kind instead.
     ShellString,
     /// The arguments of `eval`.
     Eval,

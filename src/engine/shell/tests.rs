@@ -750,6 +750,43 @@ const BASH_N_CASES: &[(&str, bool)] = &[
     ("echo \\\n a", true),
     ("sudo -u root bash -c 'rm -rf /tmp/x' && echo ok", true),
     ("find . -name '*.rs' -exec grep -l foo {} \\;", true),
+    ("echo $(echo ')')", true),
+    ("echo \"$(echo \"(\")\"", true),
+    ("echo ${x/)/y}", true),
+    ("case x in x) echo ')';; esac", true),
+    ("echo \\( \\) a\\;b 'it''s' a=", true),
+    ("{ echo a; } 2>&1 | cat", true),
+    ("if [ x ]; then echo; fi > out", true),
+    ("while read l; do echo $l; done < file", true),
+    ("for f in *.txt; do mv \"$f\" \"${f%.txt}.md\"; done", true),
+    ("git commit -m \"fix: handle (parens) and 'quotes'\"", true),
+    ("f() ( : ) && g", true),
+    ("! ! true", true),
+    ("time time true", true),
+    ("((x=1, y=2))", true),
+    ("echo $(( $(echo 1) ))", true),
+    ("echo \"${a[@]}\" \"${!b}\" \"${c:0:2}\" ~root", true),
+    ("echo a;#c", true),
+    ("cat <<EOF; cat <<EOF2\na\nEOF\nb\nEOF2\nls", true),
+    ("echo $'\\'' 'a'\\''b'", true),
+    ("[[ a && ( b || c ) ]]", true),
+    ("coproc { echo; }", true),
+    ("until :; do :; done &", true),
+    ("echo |;", false),
+    ("echo || ;", false),
+    ("( )", false),
+    ("{ ;}", false),
+    ("if then fi", false),
+    ("for in; do :; done", true),
+    ("echo ${x", false),
+    ("echo \"$(echo \")\"", false),
+    ("echo $(echo ')", false),
+    ("{ echo; ", false),
+    ("while :", false),
+    ("echo a >>", false),
+    ("echo <<", false),
+    ("cat <<< ", false),
+    ("function", false),
     ("echo 'a", false),
     ("echo \"a", false),
     ("echo \"a\\", false),
@@ -847,7 +884,7 @@ fn garbage_input_never_panics() {
         " ", "\n", ";", "&", "|", "(", ")", "{", "}", "<", ">", "<<", "<<<", "'", "\"", "`", "$",
         "$(", "${", "$((", "))", "\\", "#", "if", "then", "fi", "case", "in", "esac", ";;", "do",
         "done", "for", "while", "[[", "]]", "sudo", "bash", "-c", "x", "EOF", "=", "*", "$'",
-        "\\x4", "find", "-exec", "\\;", "env", "-S", "eval", "!", "é", "\t", "ssh",
+        "\\x4", "find", "-exec", "\\;", "env", "-S", "eval", "!", "é", "\t", "ssh", "-é", "-ué",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let start = Instant::now();
@@ -924,4 +961,20 @@ fn nesting_within_limits_is_complete() {
     let a = analyze(&src);
     assert!(a.parsed && !a.truncated, "{:?}", a.error);
     assert_eq!(find(&a, RM).depth, 10);
+}
+
+#[test]
+fn non_ascii_options_do_not_panic() {
+    for src in [
+        "sudo -é rm",
+        "sudo -aé rm",
+        "xargs -é",
+        "env -é rm",
+        "nice -é5 rm",
+        "bash -é -c x",
+    ] {
+        let a = analyze(src);
+        assert!(a.parsed, "{src}");
+    }
+    assert!(!find(&analyze("sudo -é rm"), &["rm"]).certain);
 }
