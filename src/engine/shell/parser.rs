@@ -226,7 +226,11 @@ impl<'s, 'c> Parser<'s, 'c> {
             return None;
         }
         let rest = &self.src[self.pos.min(self.src.len())..];
-        let len = rest.iter().position(|&c| is_meta(c)).unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .take(9)
+            .position(|&c| is_meta(c))
+            .unwrap_or(rest.len().min(9));
         if len == 0 || len > 8 {
             return None;
         }
@@ -268,6 +272,9 @@ impl<'s, 'c> Parser<'s, 'c> {
     }
 
     fn unexpected(&mut self) {
+        if self.ctx.error.is_some() || self.ctx.quiet > 0 {
+            return;
+        }
         if self.peek().is_none() {
             self.error("syntax error: unexpected end of file");
         } else {
@@ -1247,6 +1254,8 @@ impl<'s, 'c> Parser<'s, 'c> {
         let mut assign = None;
         let mut brace: Option<usize> = None;
         let mut bracket = false;
+        // Where the last look-ahead for a closing `]` ended, and whether it found one.
+        let mut close_scan: (usize, bool) = (0, false);
         while let Some(c) = self.peek() {
             if CLASS[c as usize] == 0 {
                 let rest = &src[self.pos..];
@@ -1310,9 +1319,15 @@ impl<'s, 'c> Parser<'s, 'c> {
                     self.pos += 1;
                 }
                 b'[' => {
-                    let rest = &src[self.pos + 1..];
-                    let n = rest.iter().position(|&c| is_meta(c)).unwrap_or(rest.len());
-                    if rest[..n].contains(&b']') {
+                    if self.pos >= close_scan.0 {
+                        let rest = &src[self.pos + 1..];
+                        let n = rest
+                            .iter()
+                            .position(|&c| is_meta(c) || c == b']')
+                            .unwrap_or(rest.len());
+                        close_scan = (self.pos + 1 + n, rest.get(n) == Some(&b']'));
+                    }
+                    if close_scan.1 {
                         // A glob, unless it is the subscript of an assignment `a[i]=x`.
                         if assign.is_none() && !quoted && is_assign_lhs(&buf) {
                             bracket = true;

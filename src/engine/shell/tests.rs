@@ -978,3 +978,22 @@ fn non_ascii_options_do_not_panic() {
     }
     assert!(!find(&analyze("sudo -é rm"), &["rm"]).certain);
 }
+
+#[test]
+fn long_hostile_inputs_are_fast() {
+    for piece in [
+        "[", ")", "a", "'", "\"", "((", "$((", "{", "1", "#", "\\", "$", "`", ";;", "<<E\n", "fi ",
+        "[[ ",
+    ] {
+        let src = piece.repeat(MAX_INPUT / piece.len());
+        let start = Instant::now();
+        let a = analyze(&src);
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed < Duration::from_millis(1500),
+            "{piece:?} x {} took {elapsed:?}",
+            src.len()
+        );
+        assert!(a.commands.len() <= parser::MAX_COMMANDS);
+    }
+}
