@@ -298,6 +298,10 @@ pub(super) fn plan(argv: &[String], dynamic: &[bool]) -> Vec<Plan> {
             _ => Vec::new(),
         },
         "eval" => joined(argv, dynamic, 1, Origin::Eval),
+        // `trap 'code' SIGNAL...`: the code runs later, in this shell.
+        "trap" if argv.len() >= 3 && !argv[1].starts_with('-') => {
+            shell(argv[1].clone(), dynamic[1], Origin::Launched(Indirect))
+        }
         "sudo" => {
             let s = scan(
                 argv,

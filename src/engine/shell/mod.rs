@@ -106,7 +106,7 @@ pub enum Launcher {
     /// Runs it as another user: `sudo`, `doas`, `su -c`, `pkexec`, `runuser`, `runas`.
     Privilege,
     /// Runs it indirectly, possibly many times: `xargs`, `find -exec/-execdir/-ok`, `parallel`,
-    /// `watch`, `flock`, `strace`, `ltrace`, `script -c`.
+    /// `watch`, `flock`, `strace`, `ltrace`, `script -c`, `trap 'code' SIGNAL`.
     Indirect,
     /// Runs it elsewhere: `ssh HOST CMD`, `docker exec`, `kubectl exec`, `chroot DIR`.
     Remote,

@@ -594,6 +594,9 @@ fn launchers_indirect() {
             (v(&["a"]), Origin::Launched(L), Some(0)),
         ]
     );
+    let a = analyze("trap 'rm -rf /' EXIT; trap - EXIT; trap -p");
+    assert_eq!(find(&a, RM).origin, Origin::Launched(L));
+    assert_eq!(a.commands.len(), 4);
     // Unterminated -exec: best guess, uncertain.
     let a = analyze("find . -exec rm -rf {}");
     assert!(!find(&a, &["rm", "-rf", "{}"]).certain);
