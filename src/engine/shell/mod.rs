@@ -6,11 +6,17 @@
 
 use std::ops::Range;
 
+mod launchers;
+mod parser;
+#[cfg(test)]
+mod tests;
+
 /// Result of analysing one command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShellAnalysis {
     /// Every simple command the line would execute, in source order (a launcher before the
-    /// commands it launches).
+    /// commands it launches, a command before the substitutions in its words). Commands whose
+    /// `argv` is empty carry only assignments or redirections (`A=$(id)`, `> file`).
     pub commands: Vec<ExecutedCommand>,
     /// The line is valid bash (no syntax error anywhere, including nested shell strings).
     pub parsed: bool,
@@ -79,7 +85,9 @@ pub enum Origin {
     CommandSubstitution,
     /// Inside `<(...)` or `>(...)`.
     ProcessSubstitution,
-    /// The string of `bash -c`, `sh -c`, `su -c` and similar.
+    /// The string of `bash -c`, `sh -c` and other shells' `-c`. Strings run by launchers
+    /// (`su -c`, `ssh HOST CMD`, `script -c`, `watch`, `flock -c`) are reported as
+    /// [`Origin::Launched`] with the launcher's kind instead.
     ShellString,
     /// The arguments of `eval`.
     Eval,
@@ -98,7 +106,7 @@ pub enum Launcher {
     /// Runs it as another user: `sudo`, `doas`, `su -c`, `pkexec`, `runuser`, `runas`.
     Privilege,
     /// Runs it indirectly, possibly many times: `xargs`, `find -exec/-execdir/-ok`, `parallel`,
-    /// `watch`, `flock`, `strace`, `ltrace`, `script -c`.
+    /// `watch`, `flock`, `strace`, `ltrace`, `script -c`, `trap 'code' SIGNAL`.
     Indirect,
     /// Runs it elsewhere: `ssh HOST CMD`, `docker exec`, `kubectl exec`, `chroot DIR`.
     Remote,
@@ -106,22 +114,29 @@ pub enum Launcher {
     Multicall,
 }
 
+/// Inputs longer than this are cut (and the analysis marked `truncated`).
+pub const MAX_INPUT: usize = 65_536;
+
 /// Analyses `src` as a bash command line.
 ///
-/// Placeholder until the bash parser lands: splits on whitespace only and never unwraps.
+/// Never panics; nesting, input size and the number of reported commands are bounded (see
+/// [`ShellAnalysis::truncated`]).
 pub fn analyze(src: &str) -> ShellAnalysis {
-    let argv: Vec<String> = src.split_whitespace().map(str::to_string).collect();
-    let dynamic = vec![false; argv.len()];
+    let mut ctx = parser::Ctx::default();
+    let mut src = src;
+    if src.len() > MAX_INPUT {
+        let mut cut = MAX_INPUT;
+        while !src.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        src = &src[..cut];
+        ctx.truncated = true;
+    }
+    parser::Parser::new(src.as_bytes(), &mut ctx, Origin::TopLevel, 0, None, true).parse_program();
     ShellAnalysis {
-        commands: vec![ExecutedCommand {
-            argv,
-            dynamic,
-            certain: true,
-            span: Some(0..src.len()),
-            ..Default::default()
-        }],
-        parsed: true,
-        error: None,
-        truncated: false,
+        commands: ctx.out,
+        parsed: ctx.error.is_none(),
+        error: ctx.error,
+        truncated: ctx.truncated,
     }
 }
