@@ -22,6 +22,93 @@ pub struct CmdPattern {
     pub folded: CommandGlob,
     /// Contains operators or substitutions (explicit composite grant).
     pub composite: bool,
+    /// Index in the snapshot's [`Prefilter`].
+    pub id: usize,
+}
+
+/// Finds, in one pass over a text, which command patterns could possibly match it: every
+/// pattern's required literal goes into one case-insensitive Aho-Corasick automaton.
+#[derive(Debug, Clone, Default)]
+pub struct Prefilter {
+    ac: Option<aho_corasick::AhoCorasick>,
+    /// Needle index → pattern ids.
+    owners: Vec<Vec<usize>>,
+    /// Patterns without a usable literal (always candidates).
+    always: Vec<usize>,
+    /// Number of patterns.
+    count: usize,
+}
+
+impl Prefilter {
+    /// Number of 64-bit words in a candidate set.
+    pub fn words(&self) -> usize {
+        self.count / 64 + 1
+    }
+
+    /// The candidate set of a text: bit `id` set when pattern `id` may match it.
+    pub fn candidates(&self, text: &str) -> Vec<u64> {
+        let mut bits = vec![0u64; self.words()];
+        for &i in &self.always {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        if let Some(ac) = &self.ac {
+            let owned;
+            let t = if text.contains('\\') {
+                owned = text.replace('\\', "/");
+                owned.as_str()
+            } else {
+                text
+            };
+            for m in ac.find_overlapping_iter(t) {
+                for &i in &self.owners[m.pattern().as_usize()] {
+                    bits[i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        bits
+    }
+}
+
+fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
+    let mut needles: Vec<String> = Vec::new();
+    let mut owners: Vec<Vec<usize>> = Vec::new();
+    let mut always = Vec::new();
+    let mut id = 0;
+    for p in policies.iter_mut() {
+        for r in p.rules.iter_mut() {
+            for pat in r.when.cmd.iter_mut().chain(r.when.cmd_not.iter_mut()) {
+                pat.id = id;
+                let lit = pat.exact.required_literal();
+                if lit.len() < 2 || !lit.is_ascii() {
+                    always.push(id);
+                } else {
+                    let l = lit.to_ascii_lowercase();
+                    match needles.iter().position(|n| *n == l) {
+                        Some(k) => owners[k].push(id),
+                        None => {
+                            needles.push(l);
+                            owners.push(vec![id]);
+                        }
+                    }
+                }
+                id += 1;
+            }
+        }
+    }
+    let ac = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+        .build(&needles)
+        .ok();
+    if ac.is_none() {
+        always = (0..id).collect();
+    }
+    Prefilter {
+        ac,
+        owners,
+        always,
+        count: id,
+    }
 }
 
 /// A compiled path pattern with its load-time symlink-resolved variant.
@@ -46,6 +133,40 @@ pub struct CallCountRule {
     pub gte: u64,
     /// Window.
     pub window: Duration,
+}
+
+/// Regexes compiled on first use, so loading policy stays fast.
+#[derive(Debug, Clone, Default)]
+pub struct LazyRegexes {
+    sources: Vec<String>,
+    compiled: std::sync::OnceLock<Vec<Regex>>,
+}
+
+impl LazyRegexes {
+    fn new(sources: &[String]) -> Self {
+        LazyRegexes {
+            sources: sources.to_vec(),
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether there are no regexes.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// Whether any regex matches `text` (an invalid regex never matches; validation rejects them).
+    pub fn any_match(&self, text: &str) -> bool {
+        self.compiled
+            .get_or_init(|| {
+                self.sources
+                    .iter()
+                    .filter_map(|r| Regex::new(r).ok())
+                    .collect()
+            })
+            .iter()
+            .any(|re| re.is_match(text))
+    }
 }
 
 /// A compiled `when` block.
@@ -81,10 +202,10 @@ pub struct Conditions {
     pub params: Vec<(String, CommandGlob)>,
     /// `call_count`.
     pub call_count: Option<CallCountRule>,
-    /// `response_matches`.
-    pub response: Vec<Regex>,
-    /// `response_not_matches`.
-    pub response_not: Vec<Regex>,
+    /// `response_matches`, compiled on first use.
+    pub response: LazyRegexes,
+    /// `response_not_matches`, compiled on first use.
+    pub response_not: LazyRegexes,
     /// Whether any positive pre-call key is present.
     pub has_positive: bool,
 }
@@ -157,6 +278,8 @@ pub struct CompiledPolicySet {
     pub sources: Vec<String>,
     /// Non-fatal load warnings.
     pub warnings: Vec<String>,
+    /// Literal prefilter over every command pattern.
+    pub prefilter: Prefilter,
 }
 
 fn list(v: &Option<OneOrMany>) -> &[String] {
@@ -170,6 +293,7 @@ fn cmd_patterns(v: &Option<OneOrMany>) -> Vec<CmdPattern> {
             exact: CommandGlob::new(p),
             folded: CommandGlob::new(&p.to_lowercase()),
             composite: pattern_is_composite(p),
+            id: 0,
         })
         .collect()
 }
@@ -220,9 +344,7 @@ fn compile_when(w: Option<&When>) -> Conditions {
             ..Default::default()
         };
     };
-    let regexes = |v: &Option<OneOrMany>| -> Vec<Regex> {
-        list(v).iter().filter_map(|r| Regex::new(r).ok()).collect()
-    };
+    let regexes = |v: &Option<OneOrMany>| LazyRegexes::new(list(v));
     let mut c = Conditions {
         always: w.default == Some(true),
         cmd: cmd_patterns(&w.command_matches),
@@ -401,6 +523,7 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
         });
     }
     policies.sort_by_key(|p| (p.priority, p.order));
+    let prefilter = build_prefilter(&mut policies);
     CompiledPolicySet {
         default_action: set.default_action.unwrap_or(Action::Deny),
         policies,
@@ -410,5 +533,6 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
         rule_count,
         sources: set.sources.clone(),
         warnings: set.warnings.clone(),
+        prefilter,
     }
 }

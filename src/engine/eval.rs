@@ -16,12 +16,15 @@ use super::command::{
     self, GrantView, alternate_readings, body_variants, grant_view, normalize, rm_aliases,
     split_compound,
 };
-use super::compile::{CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern};
+use super::compile::{
+    CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern, Prefilter,
+};
 use super::decision::{Action, Decision, RuleRef};
 use super::fields::{self, Fields};
 use super::glob::PathGlob;
 use super::shell;
 use super::suggest;
+use std::collections::HashMap;
 
 /// Largest tool response scanned by response rules.
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -58,6 +61,29 @@ struct Group {
     folded: bool,
     /// `direct` lower-cased, for case-insensitive `command_contains`.
     lower: Vec<String>,
+    /// Prefilter candidate sets of `direct`, `aliases` and `excl`.
+    direct_bits: Vec<Vec<u64>>,
+    alias_bits: Vec<Vec<u64>>,
+    excl_bits: Vec<Vec<u64>>,
+}
+
+fn has_bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+impl Group {
+    /// Computes prefilter candidate sets for every text (cached across groups).
+    fn index(&mut self, pf: &Prefilter, cache: &mut HashMap<String, Vec<u64>>) {
+        let mut get = |t: &String| {
+            cache
+                .entry(t.clone())
+                .or_insert_with(|| pf.candidates(t))
+                .clone()
+        };
+        self.direct_bits = self.direct.iter().map(&mut get).collect();
+        self.alias_bits = self.aliases.iter().map(&mut get).collect();
+        self.excl_bits = self.excl.iter().map(&mut get).collect();
+    }
 }
 
 impl Group {
@@ -124,13 +150,13 @@ fn fold_group(g: &Group) -> Group {
         excl: f(&g.excl),
         aliases: f(&g.aliases),
         folded: true,
-        lower: Vec::new(),
+        ..Default::default()
     }
     .finish()
 }
 
 impl CommandView {
-    fn build(raw_in: &str) -> CommandView {
+    fn build(raw_in: &str, pf: &Prefilter) -> CommandView {
         let raw = command::sanitize(raw_in);
         let grant = grant_view(&raw);
         let mut overflow = false;
@@ -183,6 +209,16 @@ impl CommandView {
         }
         let raw_folded = raw.to_lowercase();
         let norm_folded = (raw.contains(['\'', '"', '\\'])).then(|| normalize(&raw).to_lowercase());
+        let mut cache = HashMap::new();
+        let mut groups = groups;
+        let mut raw_group = raw_group;
+        for g in groups
+            .iter_mut()
+            .chain(raw_group.iter_mut())
+            .chain(extra.iter_mut())
+        {
+            g.index(pf, &mut cache);
+        }
         CommandView {
             raw,
             raw_folded,
@@ -199,6 +235,7 @@ impl CommandView {
 /// Per-call lazily computed views.
 struct CallView<'a> {
     call: &'a ToolCall,
+    prefilter: &'a Prefilter,
     fields: Fields,
     cmd: OnceCell<Option<CommandView>>,
     paths: OnceCell<Vec<String>>,
@@ -208,7 +245,12 @@ struct CallView<'a> {
 impl<'a> CallView<'a> {
     fn command(&self) -> Option<&CommandView> {
         self.cmd
-            .get_or_init(|| self.fields.command.as_deref().map(CommandView::build))
+            .get_or_init(|| {
+                self.fields
+                    .command
+                    .as_deref()
+                    .map(|c| CommandView::build(c, self.prefilter))
+            })
             .as_ref()
     }
 
@@ -388,26 +430,32 @@ struct GroupHit {
 }
 
 fn group_hit(c: &Conditions, g: &Group, with_contains: bool) -> GroupHit {
-    let pat = |p: &super::compile::CmdPattern, t: &str| {
-        if g.folded {
-            p.folded.matches(t)
-        } else {
-            p.exact.matches(t)
-        }
+    let pat = |p: &super::compile::CmdPattern, t: &str, bits: &[u64]| {
+        has_bit(bits, p.id)
+            && if g.folded {
+                p.folded.matches(t)
+            } else {
+                p.exact.matches(t)
+            }
     };
-    let excluded = |t: &str| c.cmd_not.iter().any(|p| pat(p, t));
-    let normal = g.direct.iter().any(|t| c.cmd.iter().any(|p| pat(p, t)))
+    let excluded = |t: &str, bits: &[u64]| c.cmd_not.iter().any(|p| pat(p, t, bits));
+    let normal = g
+        .direct
+        .iter()
+        .zip(&g.direct_bits)
+        .any(|(t, b)| c.cmd.iter().any(|p| pat(p, t, b)))
         || (with_contains
             && g.lower
                 .iter()
                 .any(|t| c.contains_folded.iter().any(|s| t.contains(s.as_str()))));
-    let alias_hits: Vec<&String> = g
+    let alias_hits: Vec<(&String, &Vec<u64>)> = g
         .aliases
         .iter()
-        .filter(|a| c.cmd.iter().any(|p| pat(p, a)))
+        .zip(&g.alias_bits)
+        .filter(|(a, b)| c.cmd.iter().any(|p| pat(p, a, b)))
         .collect();
-    let group_excluded = normal && g.excl.iter().any(|t| excluded(t));
-    let live = (normal && !group_excluded) || alias_hits.iter().any(|a| !excluded(a));
+    let group_excluded = normal && g.excl.iter().zip(&g.excl_bits).any(|(t, b)| excluded(t, b));
+    let live = (normal && !group_excluded) || alias_hits.iter().any(|(a, b)| !excluded(a, b));
     GroupHit {
         positive: normal || !alias_hits.is_empty(),
         live,
@@ -639,6 +687,7 @@ impl CompiledPolicySet {
         }
         let view = CallView {
             call,
+            prefilter: &self.prefilter,
             fields,
             cmd: OnceCell::new(),
             paths: OnceCell::new(),
@@ -837,8 +886,8 @@ impl CompiledPolicySet {
         for p in scoped {
             let hit = p.rules.iter().enumerate().find(|(_, r)| {
                 !r.when.response.is_empty()
-                    && r.when.response.iter().any(|re| re.is_match(response))
-                    && !r.when.response_not.iter().any(|re| re.is_match(response))
+                    && r.when.response.any_match(response)
+                    && !r.when.response_not.any_match(response)
             });
             let Some((i, r)) = hit else { continue };
             let mut d = Decision::bare(r.action, r.message.clone());

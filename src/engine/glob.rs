@@ -383,6 +383,25 @@ impl CommandGlob {
         &self.source
     }
 
+    /// A literal every matching value contains (after `\` → `/`); empty when there is none.
+    pub fn required_literal(&self) -> &str {
+        fn of(kind: &CommandKind) -> &str {
+            match kind {
+                CommandKind::Everything | CommandKind::Never => "",
+                CommandKind::DoubleStar(n) | CommandKind::Shell(n) => {
+                    n.as_ref().map(|n| n.needle.as_str()).unwrap_or("")
+                }
+                CommandKind::Prefix { then, .. } => of(then),
+                CommandKind::Substrings(p) => p
+                    .iter()
+                    .max_by_key(|s| s.len())
+                    .map(String::as_str)
+                    .unwrap_or(""),
+            }
+        }
+        of(&self.kind)
+    }
+
     /// Whether `value` matches (case-sensitive).
     pub fn matches(&self, value: &str) -> bool {
         if value.len() > MAX_VALUE_BYTES {

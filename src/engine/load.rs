@@ -402,7 +402,10 @@ pub fn validate_regex(re: &str) -> Result<(), String> {
             "invalid response regex {re:?}: nested quantifiers are not allowed"
         ));
     }
-    regex::Regex::new(re).map_err(|e| format!("invalid response regex {re:?}: {e}"))?;
+    // Parse only; the engine compiles response regexes on first use.
+    regex_syntax::Parser::new()
+        .parse(re)
+        .map_err(|e| format!("invalid response regex {re:?}: {e}"))?;
     Ok(())
 }
 
