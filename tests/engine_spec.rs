@@ -445,3 +445,19 @@ fn embedded_standard_fixes_reference_false_positives() {
         assert_eq!(exec(&ours, cmd).0, Action::Deny, "{cmd}");
     }
 }
+
+#[test]
+fn host_tool_names_are_canonicalized() {
+    // The reference allows `Bash`/`EXEC` calls because no exec policy matches them (a quirk).
+    let s = compat_standard();
+    for tool in ["Bash", "EXEC"] {
+        let d = s.evaluate(&ToolCall::with_param(tool, "command", "rm -rf /"));
+        assert_eq!(d.action, Action::Deny, "{tool}");
+    }
+    let d = s.evaluate(&ToolCall::with_param(
+        "Read",
+        "file_path",
+        "/home/u/.ssh/id_rsa",
+    ));
+    assert_eq!(d.action, Action::Deny);
+}

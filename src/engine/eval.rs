@@ -674,6 +674,32 @@ impl CompiledPolicySet {
     }
 
     fn decide(&self, call: &ToolCall, ctx: &EvalContext) -> Decision {
+        // Host tool names (`Bash`, `Read`, `EXEC`) are canonicalized at the engine boundary,
+        // so an un-normalized name can never slip past every exec policy.
+        // Lower-case names are policy tool classes (`web_fetch`, `mcp__x__y`) and stay as given.
+        let canonical;
+        let mapped = if call.tool.bytes().any(|b| b.is_ascii_uppercase()) {
+            super::call::canonical_tool(&call.tool)
+        } else {
+            std::borrow::Cow::Borrowed(call.tool.as_str())
+        };
+        let call = match mapped {
+            std::borrow::Cow::Owned(t) => {
+                canonical = ToolCall {
+                    tool: t,
+                    ..call.clone()
+                };
+                &canonical
+            }
+            std::borrow::Cow::Borrowed(t) if t != call.tool => {
+                canonical = ToolCall {
+                    tool: t.to_string(),
+                    ..call.clone()
+                };
+                &canonical
+            }
+            std::borrow::Cow::Borrowed(_) => call,
+        };
         let fields = match fields::extract(call) {
             Ok(f) => f,
             Err(msg) => return Decision::bare(Action::Deny, msg),

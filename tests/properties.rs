@@ -1,0 +1,60 @@
+//! Property tests: wrapping a denied command never makes it allowed, glob and parser never
+//! panic, literal patterns match exactly themselves.
+
+use proptest::prelude::*;
+use rampart::engine::glob::{CommandGlob, PathGlob};
+use rampart::engine::resolve::embedded;
+use rampart::engine::{Action, CompiledPolicySet, ToolCall, compile, shell};
+use std::sync::OnceLock;
+
+fn standard() -> &'static CompiledPolicySet {
+    static S: OnceLock<CompiledPolicySet> = OnceLock::new();
+    S.get_or_init(|| compile(&embedded("standard").expect("embedded standard")))
+}
+
+fn wrap(kind: u8, inner: &str) -> String {
+    match kind % 9 {
+        0 => format!("bash -c '{inner}'"),
+        1 => format!("sudo {inner}"),
+        2 => format!("env FOO=1 {inner}"),
+        3 => format!("timeout 5 {inner}"),
+        4 => format!("echo $({inner})"),
+        5 => format!("ls | {inner}"),
+        6 => format!("nohup {inner} &"),
+        7 => format!("sh -ec \"{inner}\""),
+        _ => format!("xargs -0 {inner}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn wrapping_a_denied_command_never_allows(
+        target in prop::sample::select(vec!["/", "/etc", "~", "/usr/lib"]),
+        layers in prop::collection::vec(any::<u8>(), 1..4),
+    ) {
+        let mut cmd = format!("rm -rf {target}");
+        for k in layers {
+            cmd = wrap(k, &cmd.replace('\'', ""));
+        }
+        let d = standard().evaluate(&ToolCall::exec(&cmd));
+        prop_assert!(d.action.is_restrictive(), "{cmd:?} -> {} ({})", d.action, d.message);
+    }
+
+    #[test]
+    fn literal_patterns_match_only_themselves(s in "[a-z0-9 ./-]{1,40}", t in "[a-z0-9 ./-]{1,40}") {
+        let g = CommandGlob::new(&s);
+        prop_assert!(g.matches(&s));
+        prop_assert_eq!(g.matches(&t), s == t);
+    }
+
+    #[test]
+    fn matchers_and_parser_never_panic(p in "\\PC{0,60}", v in "\\PC{0,120}") {
+        let _ = CommandGlob::new(&p).matches(&v);
+        let _ = PathGlob::new(&p).matches(&v);
+        let _ = shell::analyze(&v);
+        let d = standard().evaluate(&ToolCall::exec(&v));
+        prop_assert!(matches!(d.action, Action::Allow | Action::Watch | Action::Ask | Action::Deny | Action::Webhook));
+    }
+}
