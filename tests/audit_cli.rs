@@ -138,3 +138,28 @@ fn verify_accepts_reference_flag_name() {
     let mut out = Vec::new();
     assert_eq!(run_to(cli.cmd, &mut out).unwrap(), 0);
 }
+
+#[test]
+fn replay_shows_what_a_policy_would_change() {
+    let (t, d) = setup();
+    let policy = t.path().join("try.yaml");
+    std::fs::write(
+        &policy,
+        "default_action: allow\npolicies:\n  - name: no-ls\n    match: {tool: exec}\n    rules:\n      - action: deny\n        when: {command_matches: ['ls *']}\n        message: no listing\n",
+    )
+    .unwrap();
+    let p = policy.display().to_string();
+    let (code, out) = run(&d, &["replay", "--policy", &p]);
+    assert_eq!(code, 0);
+    // rm -rf / (was deny) becomes allow; ls -la (was allow) becomes deny; git push (ask) allow;
+    // fetch (watch) allow; the read stays allow.
+    assert!(
+        out.contains("exec allow -> deny: ls -la (no listing)"),
+        "{out}"
+    );
+    assert!(out.contains("exec deny -> allow: rm -rf /"), "{out}");
+    assert!(
+        out.contains("5 calls replayed, 4 would be decided differently"),
+        "{out}"
+    );
+}

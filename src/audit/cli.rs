@@ -63,6 +63,18 @@ pub enum AuditCommand {
         /// Text to look for anywhere in the record (case-insensitive).
         query: Option<String>,
     },
+    /// Re-decide past calls under another policy and show what would change.
+    Replay {
+        /// Audit directory (default ~/.rampart/audit).
+        #[arg(long, alias = "audit-dir", value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Policy file to try.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Earliest time: RFC 3339, YYYY-MM-DD, or relative (30m, 2h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Count events by action, tool and agent.
     Stats {
         /// Audit directory (default ~/.rampart/audit).
@@ -112,6 +124,12 @@ pub fn run_to(cmd: AuditCommand, out: &mut dyn Write) -> anyhow::Result<i32> {
                 query: query.map(|s| s.to_lowercase()),
             };
             search(&resolve(dir)?, &f, limit, json, out)
+        }
+        AuditCommand::Replay { dir, policy, since } => {
+            let since = since
+                .map(|s| time_arg("--since", &s, Utc::now()))
+                .transpose()?;
+            replay(&resolve(dir)?, &policy, since, out)
         }
         AuditCommand::Stats { dir, since } => {
             let since = since
@@ -406,5 +424,63 @@ fn stats(
     if bad > 0 {
         writeln!(out, "unreadable lines: {bad}")?;
     }
+    Ok(0)
+}
+
+/// Re-evaluates every recorded call under `policy` and prints the ones whose decision changes.
+fn replay(
+    dir: &Path,
+    policy: &Path,
+    since: Option<DateTime<FixedOffset>>,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let set = crate::engine::load::load_file(policy)
+        .with_context(|| format!("loading policy {}", policy.display()))?;
+    let engine = crate::engine::compile(&set);
+    let (mut total, mut changed) = (0u64, 0u64);
+    let mut lines: Vec<String> = Vec::new();
+    reader::for_each(dir, since, |it| {
+        match it {
+            Item::Event(e, _) => {
+                if e.tool.is_empty() || e.decision.action.is_empty() {
+                    return true;
+                }
+                total += 1;
+                let call = crate::engine::ToolCall {
+                    tool: e.tool.clone(),
+                    agent: e.agent.clone(),
+                    session: e.session.clone(),
+                    params: e.request.clone().unwrap_or_default(),
+                    ..Default::default()
+                };
+                let d = engine.evaluate(&call);
+                let was = match e.decision.action.as_str() {
+                    "log" => "watch",
+                    "require_approval" => "ask",
+                    a => a,
+                };
+                if was != d.action.as_str() {
+                    changed += 1;
+                    let what = ["command", "path", "file_path", "url"]
+                        .iter()
+                        .find_map(|k| call.params.get(*k).and_then(|v| v.as_str()))
+                        .unwrap_or("");
+                    lines.push(format!(
+                        "{} {} {} -> {}: {} ({})",
+                        e.id, e.tool, was, d.action, what, d.message
+                    ));
+                }
+            }
+            Item::Bad(p, l, r) => warn(&p, l, &r),
+        }
+        true
+    })?;
+    for l in &lines {
+        writeln!(out, "{l}")?;
+    }
+    writeln!(
+        out,
+        "{total} calls replayed, {changed} would be decided differently"
+    )?;
     Ok(0)
 }
