@@ -12,16 +12,21 @@ fn standard() -> &'static CompiledPolicySet {
     S.get_or_init(|| compile(&embedded("standard").expect("embedded standard")))
 }
 
+/// Single-quotes `s` for the shell, so nesting keeps the meaning.
+fn sq(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 fn wrap(kind: u8, inner: &str) -> String {
     match kind % 9 {
-        0 => format!("bash -c '{inner}'"),
+        0 => format!("bash -c {}", sq(inner)),
         1 => format!("sudo {inner}"),
         2 => format!("env FOO=1 {inner}"),
         3 => format!("timeout 5 {inner}"),
         4 => format!("echo $({inner})"),
         5 => format!("ls | {inner}"),
         6 => format!("nohup {inner} &"),
-        7 => format!("sh -ec \"{inner}\""),
+        7 => format!("sh -ec {}", sq(inner)),
         _ => format!("xargs -0 {inner}"),
     }
 }
@@ -36,7 +41,7 @@ proptest! {
     ) {
         let mut cmd = format!("rm -rf {target}");
         for k in layers {
-            cmd = wrap(k, &cmd.replace('\'', ""));
+            cmd = wrap(k, &cmd);
         }
         let d = standard().evaluate(&ToolCall::exec(&cmd));
         prop_assert!(d.action.is_restrictive(), "{cmd:?} -> {} ({})", d.action, d.message);
