@@ -232,6 +232,14 @@ impl CommandView {
     }
 }
 
+/// A rule that fired for one policy during an evaluation.
+struct Fired<'r> {
+    policy: String,
+    index: usize,
+    rule: &'r CompiledRule,
+    project: bool,
+}
+
 /// Per-call lazily computed views.
 struct CallView<'a> {
     call: &'a ToolCall,
@@ -768,12 +776,6 @@ impl CompiledPolicySet {
                 Decision::bare(default, "no matching policy; using default action")
             });
         }
-        struct Fired<'r> {
-            policy: String,
-            index: usize,
-            rule: &'r CompiledRule,
-            project: bool,
-        }
         let mut fired: Vec<Fired> = Vec::new();
         for p in &scoped {
             let Some((i, r)) = first_match(p, &view, ctx, now) else {
@@ -797,9 +799,7 @@ impl CompiledPolicySet {
         if let Some(b) = best
             && fired[b].rule.action == Action::Deny
         {
-            return self.build(&fired[b], &fired, &view, b, |f| {
-                (f.policy.clone(), f.index, f.rule, f.project)
-            });
+            return build_decision(&fired, b, &view);
         }
         if let Some(d) = durable {
             return d;
@@ -826,51 +826,7 @@ impl CompiledPolicySet {
         let Some(b) = best else {
             return Decision::bare(default, "no matching rule; using default action");
         };
-        self.build(&fired[b], &fired, &view, b, |f| {
-            (f.policy.clone(), f.index, f.rule, f.project)
-        })
-    }
-
-    fn build<F, T>(&self, _w: &T, fired: &[T], view: &CallView, win: usize, parts: F) -> Decision
-    where
-        F: Fn(&T) -> (String, usize, &CompiledRule, bool),
-    {
-        let (policy, index, rule, project) = parts(&fired[win]);
-        let mut d = Decision::bare(rule.action, rule.message.clone());
-        let winner = RuleRef {
-            policy: policy.clone(),
-            rule_index: index,
-        };
-        d.matched_policies.push(policy);
-        for (i, f) in fired.iter().enumerate() {
-            if i == win {
-                continue;
-            }
-            let (p, idx, _, _) = parts(f);
-            if !d.matched_policies.contains(&p) {
-                d.matched_policies.push(p.clone());
-            }
-            d.also_fired.push(RuleRef {
-                policy: p,
-                rule_index: idx,
-            });
-        }
-        d.from_project_policy = project;
-        match rule.action {
-            Action::Ask => d.ask = rule.ask,
-            Action::Webhook => d.webhook = rule.webhook.clone(),
-            Action::Allow if rule.once => d.once = Some(winner.clone()),
-            Action::Deny => {
-                d.suggestions = suggest::suggestions(
-                    &view.call.tool,
-                    view.fields.command.as_deref(),
-                    view.fields.path.as_deref(),
-                )
-            }
-            _ => {}
-        }
-        d.winner = Some(winner);
-        d
+        build_decision(&fired, b, &view)
     }
 
     /// Evaluates a tool's output against response rules (spec §8.5).
@@ -940,4 +896,44 @@ impl CompiledPolicySet {
             Decision::bare(Action::Allow, "no matching response rule; response allowed")
         })
     }
+}
+
+/// The decision of the rule `fired[win]`, with every other fired rule listed beside it.
+fn build_decision(fired: &[Fired], win: usize, view: &CallView) -> Decision {
+    let w = &fired[win];
+    let rule = w.rule;
+    let mut d = Decision::bare(rule.action, rule.message.clone());
+    let winner = RuleRef {
+        policy: w.policy.clone(),
+        rule_index: w.index,
+    };
+    d.matched_policies.push(w.policy.clone());
+    for (i, f) in fired.iter().enumerate() {
+        if i == win {
+            continue;
+        }
+        if !d.matched_policies.contains(&f.policy) {
+            d.matched_policies.push(f.policy.clone());
+        }
+        d.also_fired.push(RuleRef {
+            policy: f.policy.clone(),
+            rule_index: f.index,
+        });
+    }
+    d.from_project_policy = w.project;
+    match rule.action {
+        Action::Ask => d.ask = rule.ask,
+        Action::Webhook => d.webhook = rule.webhook.clone(),
+        Action::Allow if rule.once => d.once = Some(winner.clone()),
+        Action::Deny => {
+            d.suggestions = suggest::suggestions(
+                &view.call.tool,
+                view.fields.command.as_deref(),
+                view.fields.path.as_deref(),
+            )
+        }
+        _ => {}
+    }
+    d.winner = Some(winner);
+    d
 }

@@ -480,38 +480,31 @@ fn policy_name(p: &SourcedPolicy) -> &str {
         .unwrap_or_default()
 }
 
-/// Loads one file (File store).
-pub fn load_file(path: &Path) -> Result<PolicySet, LoadError> {
-    let abs = absolute(path);
-    let label = abs.display().to_string();
-    let text = read_policy_text(&abs)?;
-    let file = parse_policy(&label, &text)?;
+/// Parses `text` as one policy file from `source` into a fresh set.
+fn load_one(source: String, text: &str) -> Result<PolicySet, LoadError> {
+    let file = parse_policy(&source, text)?;
     let mut set = PolicySet::default();
     add_file(
         &mut set,
         file,
         Origin {
-            source: label,
+            source,
             project: false,
         },
     );
     Ok(set)
 }
 
+/// Loads one file (File store).
+pub fn load_file(path: &Path) -> Result<PolicySet, LoadError> {
+    let abs = absolute(path);
+    let text = read_policy_text(&abs)?;
+    load_one(abs.display().to_string(), &text)
+}
+
 /// Loads embedded YAML (Memory store).
 pub fn load_text(name: &str, text: &str) -> Result<PolicySet, LoadError> {
-    let label = format!("embedded:{name}");
-    let file = parse_policy(&label, text)?;
-    let mut set = PolicySet::default();
-    add_file(
-        &mut set,
-        file,
-        Origin {
-            source: label,
-            project: false,
-        },
-    );
-    Ok(set)
+    load_one(format!("embedded:{name}"), text)
 }
 
 /// Loads every `*.yaml`/`*.yml` file of a directory in sorted order (Dir store).
