@@ -24,6 +24,8 @@ enum Command {
     Bench(cli::bench_cmd::BenchArgs),
     /// Write a starter policy file.
     Init(cli::init_cmd::InitArgs),
+    /// Run the policy server: HTTP API, approvals, dashboard, hot reload.
+    Serve(cli::serve_cmd::ServeArgs),
     /// Inspect the audit trail: verify, tail, search, stats.
     Audit {
         #[command(subcommand)]
@@ -46,6 +48,7 @@ fn main() {
         Command::Policy { command } => cli::policy_cmd::run(command),
         Command::Bench(a) => cli::bench_cmd::run(a),
         Command::Init(a) => cli::init_cmd::run(a),
+        Command::Serve(a) => cli::serve_cmd::run(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
     };
     match result {

@@ -3,6 +3,7 @@
 pub mod bench_cmd;
 pub mod init_cmd;
 pub mod policy_cmd;
+pub mod serve_cmd;
 pub mod test_cmd;
 
 use std::path::PathBuf;
