@@ -1,0 +1,209 @@
+//! Shared harness for API tests: a real server on an ephemeral loopback port, in this process,
+//! and a real HTTP client (ureq).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rampart::api::{self, ApiConfig, ApiState, StaticToken};
+use rampart::audit::{AuditSink, SinkConfig};
+use rampart::engine::resolve::{ResolveOptions, Surface};
+use rampart::gate::{Gate, Mode, PolicyHandle};
+
+/// The admin token test servers use.
+pub const TOKEN: &str = "rampart_000000000000000000000000000000000000000000000000";
+
+/// A test policy exercising every action.
+pub const POLICY: &str = r#"
+version: "1"
+default_action: allow
+policies:
+  - name: block-rm
+    match: {tool: exec}
+    rules:
+      - action: deny
+        when: {command_matches: ["rm -rf *"]}
+        message: "no recursive deletes"
+  - name: ask-deploy
+    match: {tool: exec}
+    rules:
+      - action: ask
+        when: {command_matches: ["deploy *"]}
+        message: "deploys need a human"
+  - name: watch-curl
+    match: {tool: exec}
+    rules:
+      - action: watch
+        when: {command_matches: ["curl *"]}
+        message: "network call"
+  - name: secrets-out
+    match: {tool: exec}
+    rules:
+      - action: deny
+        when: {response_matches: ["AKIA[A-Z0-9]{16}"]}
+        message: "response contains an AWS key"
+"#;
+
+/// A running in-process server.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Shared state (gate, metrics...).
+    pub state: Arc<ApiState>,
+    /// Temp dir holding policy, audit and state.
+    pub dir: tempfile::TempDir,
+    /// The policy file.
+    pub policy_path: PathBuf,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Options for [`TestServer::start_with`].
+pub struct Opts {
+    /// Policy YAML.
+    pub policy: String,
+    /// Mode.
+    pub mode: Mode,
+    /// Enable /metrics.
+    pub metrics: bool,
+    /// Audit on.
+    pub audit: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            policy: POLICY.into(),
+            mode: Mode::Enforce,
+            metrics: true,
+            audit: true,
+        }
+    }
+}
+
+impl TestServer {
+    /// Starts a server with the test policy in enforce mode.
+    pub fn start() -> TestServer {
+        Self::start_with(Opts::default())
+    }
+
+    /// Starts a server with options.
+    pub fn start_with(o: Opts) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let policy_path = dir.path().join("policy.yaml");
+        std::fs::write(&policy_path, &o.policy).unwrap();
+        let mut opts = ResolveOptions::new(Surface::Serve, Some(policy_path.clone()));
+        opts.home = Some(dir.path().to_path_buf());
+        let policy = PolicyHandle::load(opts).unwrap();
+        let sink = o
+            .audit
+            .then(|| AuditSink::open(SinkConfig::new(dir.path().join("audit"))).unwrap());
+        let gate = Arc::new(Gate::new(policy, o.mode, sink));
+        let cfg = ApiConfig {
+            metrics: o.metrics,
+            state_dir: Some(dir.path().join("state")),
+            ..ApiConfig::default()
+        };
+        let state = Arc::new(ApiState::new(
+            gate,
+            Arc::new(StaticToken(TOKEN.into())),
+            cfg,
+        ));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = api::router(state.clone());
+        rt.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestServer {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            dir,
+            policy_path,
+            rt: Some(rt),
+        }
+    }
+
+    /// The server's URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// A client that never follows redirects and never turns statuses into errors.
+pub fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Response status and parsed JSON body (Null when not JSON).
+pub fn send(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let (s, text) = send_text(method, url, token, body, headers);
+    (
+        s,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Response status and body text.
+pub fn send_text(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let c = client();
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        b = b.header("Authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b.body(body.unwrap_or("").to_string()).unwrap();
+    let resp = c.run(req).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    (status, text)
+}
+
+/// POST JSON with the admin token.
+pub fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
+    send(
+        "POST",
+        url,
+        Some(TOKEN),
+        Some(body),
+        &[("Content-Type", "application/json")],
+    )
+}
+
+/// GET with the admin token.
+pub fn get(url: &str) -> (u16, serde_json::Value) {
+    send("GET", url, Some(TOKEN), None, &[])
+}
