@@ -9,7 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "rampart_0123456789abcdef0123456789abcdef0123456789abcdef";
-const COMMANDS: [&str; 4] = ["git status", "npm test", "ls -la src", "cargo build --release"];
+const COMMANDS: [&str; 4] = [
+    "git status",
+    "npm test",
+    "ls -la src",
+    "cargo build --release",
+];
 
 struct Server(Child);
 impl Drop for Server {
@@ -124,7 +129,10 @@ fn main() {
     let a = agent();
     let t0 = Instant::now();
     while a.get(&format!("{base}/healthz")).call().is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "server did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(1));
@@ -133,7 +141,10 @@ fn main() {
         rss_kib(pid, "VmRSS:") as f64 / 1024.0
     );
     println!("audit dir: {}", root.join(".rampart/audit").display());
-    println!("{:<22} {:>5} {:>10} {:>10} {:>10} {:>7}", "endpoint", "conc", "req/s", "p50", "p99", "errors");
+    println!(
+        "{:<22} {:>5} {:>10} {:>10} {:>10} {:>7}",
+        "endpoint", "conc", "req/s", "p50", "p99", "errors"
+    );
     for path in ["/v1/preflight/exec", "/v1/tool/exec"] {
         for conc in [1, 16, 64] {
             let (rps, p50, p99, errors) = run_step(&base, path, conc, secs);

@@ -2,6 +2,7 @@
 //! `/healthz` is not; every route refuses foreign Host headers (DNS rebinding).
 
 pub mod approvals;
+pub mod audit_routes;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -96,7 +97,11 @@ pub fn router(st: Arc<ApiState>) -> Router {
         .route("/v1/policies", get(info::policies))
         .route("/v1/policy/reload", post(info::reload))
         .route("/v1/test", post(info::test))
-        .route("/v1/events/stream", get(sse::stream));
+        .route("/v1/events/stream", get(sse::stream))
+        .route("/v1/audit/events", get(audit_routes::events))
+        .route("/v1/audit/dates", get(audit_routes::dates))
+        .route("/v1/audit/export", get(audit_routes::export))
+        .route("/v1/audit/stats", get(audit_routes::stats));
     if st.config.metrics {
         admin = admin.route("/metrics", get(info::metrics));
     }
