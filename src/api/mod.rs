@@ -8,6 +8,7 @@ pub mod body;
 pub mod error;
 pub mod info;
 pub mod metrics;
+pub mod rules;
 pub mod sse;
 pub mod tool;
 pub mod tool_input;
@@ -43,6 +44,8 @@ pub struct ApiConfig {
     pub port: u16,
     /// `~/.rampart` (rules files, journals); `None` disables file-backed features.
     pub state_dir: Option<PathBuf>,
+    /// Policy directory where learned and auto-allowed rules are written (reloads read it).
+    pub rules_dir: Option<PathBuf>,
 }
 
 /// Everything handlers share.
@@ -58,6 +61,8 @@ pub struct ApiState {
     pub metrics: metrics::Metrics,
     /// Time of the last API-triggered reload (1 s cooldown).
     pub last_reload: Mutex<Option<Instant>>,
+    /// Time of the last learned-rule write (200 ms spacing).
+    pub last_learn: Mutex<Option<Instant>>,
     /// Cancelled at shutdown: long-lived responses (SSE, long-polls) end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -71,6 +76,7 @@ impl ApiState {
             config,
             metrics: metrics::Metrics::default(),
             last_reload: Mutex::new(None),
+            last_learn: Mutex::new(None),
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
@@ -98,6 +104,12 @@ pub fn router(st: Arc<ApiState>) -> Router {
         .route("/v1/policy/reload", post(info::reload))
         .route("/v1/test", post(info::test))
         .route("/v1/events/stream", get(sse::stream))
+        .route("/v1/rules/auto-allowed", get(rules::list_auto_allowed))
+        .route(
+            "/v1/rules/auto-allowed/{name}",
+            axum::routing::delete(rules::delete_auto_allowed),
+        )
+        .route("/v1/rules/learn", post(rules::learn))
         .route("/v1/audit/events", get(audit_routes::events))
         .route("/v1/audit/dates", get(audit_routes::dates))
         .route("/v1/audit/export", get(audit_routes::export))

@@ -202,7 +202,9 @@ pub fn build(a: &ServeArgs, surface: Surface) -> anyhow::Result<(Built, Option<s
         None
     };
     let mut opts = ResolveOptions::new(surface, a.config.clone());
-    opts.config_dir = a.config_dir.clone();
+    // Serve always layers the policy directory, where learned and approved rules are written.
+    let rules_dir = a.config_dir.clone().unwrap_or_else(|| dir.join("policies"));
+    opts.config_dir = Some(rules_dir.clone());
     let policy = PolicyHandle::load(opts).context("serve: loading policy")?;
     let audit_dir = a.audit_dir.clone().unwrap_or_else(|| dir.join("audit"));
     let mut cfg = SinkConfig::new(&audit_dir);
@@ -221,6 +223,7 @@ pub fn build(a: &ServeArgs, surface: Surface) -> anyhow::Result<(Built, Option<s
         resolve_base_url: a.resolve_base_url.clone(),
         port: a.port,
         state_dir: Some(dir),
+        rules_dir: Some(rules_dir),
     };
     let state = Arc::new(ApiState::new(gate, auth, config));
     Ok((Built { state, token }, lock))

@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod shell;
 pub mod suggest;
 pub mod url;
+pub mod user_rules;
 
 pub use call::{ToolCall, canonical_tool};
 pub use compile::{CompiledPolicySet, compile};

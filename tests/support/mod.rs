@@ -102,6 +102,8 @@ impl TestServer {
         std::fs::write(&policy_path, &o.policy).unwrap();
         let mut opts = ResolveOptions::new(Surface::Serve, Some(policy_path.clone()));
         opts.home = Some(dir.path().to_path_buf());
+        let rules_dir = dir.path().join("policies");
+        opts.config_dir = Some(rules_dir.clone());
         let policy = PolicyHandle::load(opts).unwrap();
         let sink = o
             .audit
@@ -110,6 +112,7 @@ impl TestServer {
         let cfg = ApiConfig {
             metrics: o.metrics,
             state_dir: Some(dir.path().join("state")),
+            rules_dir: Some(rules_dir),
             ..ApiConfig::default()
         };
         let state = Arc::new(ApiState::new(
