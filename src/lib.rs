@@ -2,4 +2,5 @@
 
 pub mod audit;
 pub mod cli;
+pub mod credentials;
 pub mod engine;
