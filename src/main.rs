@@ -29,6 +29,8 @@ enum Command {
         #[command(subcommand)]
         command: rampart::audit::cli::AuditCommand,
     },
+    /// Manage the admin token and per-agent tokens.
+    Token(cli::token_cmd::TokenArgs),
 }
 
 fn main() {
@@ -47,6 +49,7 @@ fn main() {
         Command::Bench(a) => cli::bench_cmd::run(a),
         Command::Init(a) => cli::init_cmd::run(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
+        Command::Token(a) => cli::token_cmd::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

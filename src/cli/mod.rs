@@ -4,6 +4,7 @@ pub mod bench_cmd;
 pub mod init_cmd;
 pub mod policy_cmd;
 pub mod test_cmd;
+pub mod token_cmd;
 
 use std::path::PathBuf;
 
