@@ -3,5 +3,6 @@
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod credentials;
 pub mod engine;
 pub mod gate;

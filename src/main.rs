@@ -31,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         command: rampart::audit::cli::AuditCommand,
     },
+    /// Manage the admin token and per-agent tokens.
+    Token(cli::token_cmd::TokenArgs),
 }
 
 fn main() {
@@ -50,6 +52,7 @@ fn main() {
         Command::Init(a) => cli::init_cmd::run(a),
         Command::Serve(a) => cli::serve_cmd::run(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
+        Command::Token(a) => cli::token_cmd::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -5,6 +5,7 @@ pub mod init_cmd;
 pub mod policy_cmd;
 pub mod serve_cmd;
 pub mod test_cmd;
+pub mod token_cmd;
 
 use std::path::PathBuf;
 
