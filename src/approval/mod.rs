@@ -7,8 +7,10 @@
 pub mod clock;
 pub mod error;
 pub mod fsutil;
+pub mod journal;
 pub mod keys;
 pub mod model;
+pub mod replay;
 pub mod signing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
