@@ -231,12 +231,10 @@ impl Journal {
             .map_err(|e| ApprovalError::io("append", &self.path, e))
     }
 
-    /// Rewrites the journal to exactly `pending` (sorted by creation then id), atomically.
+    /// Rewrites the journal to exactly `pending`, in the given (oldest-first) order, atomically.
     pub fn compact(&self, pending: &[&Approval]) -> Result<(), ApprovalError> {
-        let mut sorted: Vec<&&Approval> = pending.iter().collect();
-        sorted.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         let mut data = Vec::new();
-        for a in sorted {
+        for a in pending {
             data.extend_from_slice(&encode(a)?);
         }
         let _guard = self.lock()?;
@@ -267,7 +265,8 @@ impl Journal {
             )));
         }
         let mut reader = BufReader::new(file.take(limits.max_file_bytes));
-        let mut latest: HashMap<String, Option<(Record, usize)>> = HashMap::new();
+        // id -> latest pending record, its size and line number (None once terminal).
+        let mut latest: HashMap<String, Option<(Record, usize, usize)>> = HashMap::new();
         let mut live_bytes = 0usize;
         let mut lines = 0usize;
         let mut skipped = 0usize;
@@ -304,11 +303,11 @@ impl Journal {
             let id = rec.id.clone();
             let entry = if rec.is_pending() {
                 live_bytes += line.len();
-                Some((rec, line.len()))
+                Some((rec, line.len(), lines))
             } else {
                 None
             };
-            if let Some(Some((_, old))) = latest.insert(id, entry) {
+            if let Some(Some((_, old, _))) = latest.insert(id, entry) {
                 live_bytes -= old;
             }
             if live_bytes > limits.max_live_bytes {
@@ -320,7 +319,7 @@ impl Journal {
         }
         let mut approvals = Vec::new();
         for (_, entry) in latest {
-            let Some((rec, _)) = entry else {
+            let Some((rec, _, line_no)) = entry else {
                 skipped += 1;
                 continue;
             };
@@ -332,12 +331,14 @@ impl Journal {
                             .as_deref()
                             .is_some_and(|k| a.call.replayable() && granted(k)) =>
                 {
-                    approvals.push(a);
+                    approvals.push((a, line_no));
                 }
                 _ => skipped += 1,
             }
         }
-        approvals.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        // Oldest first; ties keep journal order, which is creation order.
+        approvals.sort_by_key(|(a, line_no)| (a.created_at, *line_no));
+        let mut approvals: Vec<Approval> = approvals.into_iter().map(|(a, _)| a).collect();
         if approvals.len() > limits.max_restored {
             skipped += approvals.len() - limits.max_restored;
             approvals.truncate(limits.max_restored);
@@ -535,7 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn compact_keeps_exactly_the_given_set_sorted() -> Result<(), ApprovalError> {
+    fn compact_keeps_exactly_the_given_set() -> Result<(), ApprovalError> {
         let (_d, j) = setup();
         let (a, b) = (approval(1, ""), approval(2, ""));
         j.append(&a)?;
