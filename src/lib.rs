@@ -1,6 +1,7 @@
 //! Rampart: a local policy firewall between AI coding agents and the tools they call.
 
 pub mod api;
+pub mod approval;
 pub mod audit;
 pub mod cli;
 pub mod credentials;
