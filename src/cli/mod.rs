@@ -2,7 +2,10 @@
 
 pub mod bench_cmd;
 pub mod init_cmd;
+mod owner_file;
 pub mod policy_cmd;
+mod proc_identity;
+pub mod serve_process;
 pub mod test_cmd;
 
 use std::path::PathBuf;
