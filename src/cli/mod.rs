@@ -6,6 +6,7 @@ mod owner_file;
 pub mod policy_cmd;
 mod proc_identity;
 pub mod serve_process;
+pub mod serve_service;
 pub mod test_cmd;
 
 use std::path::PathBuf;
