@@ -192,8 +192,8 @@ pub fn read_state(home: &Path) -> Result<Option<ServeState>, ProcError> {
         })
 }
 
-/// Removes `~/.rampart/serve.state` on shutdown, unless it names another live process's pid
-/// (a state file we cannot parse is removed). Errors are ignored.
+/// Removes `~/.rampart/serve.state` on shutdown, unless it records a pid other than ours (a
+/// state file that cannot be parsed is removed). Errors are ignored.
 pub fn remove_state(home: &Path) {
     remove_state_of(home, std::process::id());
 }
