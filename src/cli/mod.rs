@@ -2,8 +2,12 @@
 
 pub mod bench_cmd;
 pub mod init_cmd;
+mod owner_file;
 pub mod policy_cmd;
+mod proc_identity;
 pub mod serve_cmd;
+pub mod serve_process;
+pub mod serve_service;
 pub mod test_cmd;
 pub mod token_cmd;
 
