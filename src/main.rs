@@ -25,7 +25,7 @@ enum Command {
     /// Write a starter policy file.
     Init(cli::init_cmd::InitArgs),
     /// Run the policy server: HTTP API, approvals, dashboard, hot reload.
-    Serve(cli::serve_cmd::ServeArgs),
+    Serve(cli::serve_cmd::ServeCmd),
     /// Inspect the audit trail: verify, tail, search, stats.
     Audit {
         #[command(subcommand)]
@@ -50,7 +50,7 @@ fn main() {
         Command::Policy { command } => cli::policy_cmd::run(command),
         Command::Bench(a) => cli::bench_cmd::run(a),
         Command::Init(a) => cli::init_cmd::run(a),
-        Command::Serve(a) => cli::serve_cmd::run(a),
+        Command::Serve(a) => cli::serve_cmd::dispatch(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
         Command::Token(a) => cli::token_cmd::run(a),
     };

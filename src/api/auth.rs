@@ -61,6 +61,37 @@ impl Authenticator for StaticToken {
     }
 }
 
+/// The server's credentials: the bootstrap admin token (following rotation) and the
+/// per-agent token store (re-read when it changes; fail closed when corrupt).
+pub struct Credentials {
+    /// The admin token.
+    pub admin: crate::credentials::AdminToken,
+    /// Per-agent tokens.
+    pub tokens: crate::credentials::TokenStore,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials { .. }")
+    }
+}
+
+impl Authenticator for Credentials {
+    fn identify(&self, token: &str) -> Result<Identity, String> {
+        use crate::credentials::identity::{Scope, identify};
+        let id = identify(&self.admin, &self.tokens, token, chrono::Utc::now())
+            .map_err(|e| e.to_string())?;
+        Ok(Identity {
+            bootstrap: id.admin,
+            eval: id.has_scope(Scope::Eval),
+            admin: id.has_scope(Scope::Admin),
+            agent: id.agent.clone(),
+            policy: id.policy.clone(),
+            token_hash: id.token_hash.clone(),
+        })
+    }
+}
+
 /// The scope a route group requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -151,12 +182,28 @@ pub fn percent_decode(s: &str) -> Option<String> {
 /// Identifies the caller of an authenticated route and checks the scope.
 pub fn authenticate(st: &ApiState, req: &Request, need: Need) -> Result<Identity, ApiError> {
     let sse = req.uri().path() == "/v1/events/stream";
-    let Some(token) = presented_token(req, sse) else {
+    let token = presented_token(req, sse);
+    check(st, token, need)
+}
+
+/// Header-only authentication for handlers that have other ways in (signed links).
+pub fn authenticate_parts(
+    st: &ApiState,
+    headers: &axum::http::HeaderMap,
+    need: Need,
+) -> Result<Identity, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    check(st, token, need)
+}
+
+fn check(st: &ApiState, token: Option<String>, need: Need) -> Result<Identity, ApiError> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(ApiError::unauthorized("missing authorization token"));
     };
-    if token.is_empty() {
-        return Err(ApiError::unauthorized("missing authorization token"));
-    }
     let id = st.auth.identify(&token).map_err(ApiError::unauthorized)?;
     match need {
         Need::Eval if !id.eval && !id.bootstrap => {

@@ -63,6 +63,10 @@ pub struct ApiState {
     pub last_reload: Mutex<Option<Instant>>,
     /// Time of the last learned-rule write (200 ms spacing).
     pub last_learn: Mutex<Option<Instant>>,
+    /// Pending approvals (`None`: asks cannot wait for a human here).
+    pub approvals: Option<Arc<crate::approval::ApprovalStore>>,
+    /// Signer for approval links.
+    pub signer: Option<Arc<crate::approval::Signer>>,
     /// Cancelled at shutdown: long-lived responses (SSE, long-polls) end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -78,6 +82,8 @@ impl ApiState {
             last_reload: Mutex::new(None),
             last_learn: Mutex::new(None),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            approvals: None,
+            signer: None,
         }
     }
 }
@@ -104,6 +110,12 @@ pub fn router(st: Arc<ApiState>) -> Router {
         .route("/v1/policy/reload", post(info::reload))
         .route("/v1/test", post(info::test))
         .route("/v1/events/stream", get(sse::stream))
+        .route(
+            "/v1/approvals",
+            get(approvals::list).post(approvals::create),
+        )
+        .route("/v1/approvals/bulk-resolve", post(approvals::bulk))
+        .route("/v1/approvals/{id}", get(approvals::get_one))
         .route("/v1/rules/auto-allowed", get(rules::list_auto_allowed))
         .route(
             "/v1/rules/auto-allowed/{name}",
@@ -120,6 +132,10 @@ pub fn router(st: Arc<ApiState>) -> Router {
     let admin = admin.route_layer(from_fn_with_state(st.clone(), auth::require_admin));
     Router::new()
         .route("/healthz", get(info::healthz))
+        .route(
+            "/v1/approvals/{id}/resolve",
+            get(approvals::confirm_page).post(approvals::resolve),
+        )
         .merge(eval)
         .merge(admin)
         .fallback(not_found)

@@ -10,8 +10,13 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
+use super::{serve_process, serve_service};
+use crate::api::approvals::GateHooks;
+use crate::api::auth::Credentials;
 use crate::api::{self, ApiConfig, ApiState, Authenticator};
+use crate::approval::{ApprovalStore, Signer, StoreConfig};
 use crate::audit::{AuditSink, SiemConfig, SinkConfig, Transport};
+use crate::credentials::{AdminToken, TokenStore};
 use crate::engine::resolve::{self, ResolveOptions, Surface};
 use crate::gate::{Gate, Mode, PolicyHandle};
 
@@ -121,47 +126,6 @@ fn take_owner_lock(dir: &Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-/// Admin token: `RAMPART_TOKEN` > `~/.rampart/token` > generated; persisted owner-only.
-fn admin_token(dir: &Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join("token");
-    let from_env = std::env::var("RAMPART_TOKEN")
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty());
-    let from_file = std::fs::read_to_string(&path)
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty());
-    let token = match from_env.or(from_file.clone()) {
-        Some(t) => t,
-        None => {
-            let mut b = [0u8; 24];
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut b))
-                .context("generating a token")?;
-            format!("rampart_{}", hex::encode(b))
-        }
-    };
-    if from_file.as_deref() != Some(token.as_str()) {
-        let tmp = dir.join(format!(".token.{}", std::process::id()));
-        {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .context("writing token")?;
-            f.write_all(token.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path).context("saving token")?;
-    }
-    Ok(token)
-}
-
 fn siem_config(a: &ServeArgs, audit_dir: &Path) -> anyhow::Result<Option<SiemConfig>> {
     if a.syslog.is_none() && !a.cef {
         return Ok(None);
@@ -211,8 +175,28 @@ pub fn build(a: &ServeArgs, surface: Surface) -> anyhow::Result<(Built, Option<s
     cfg.siem = siem_config(a, &audit_dir)?;
     let sink = AuditSink::open(cfg).context("serve: create audit sink")?;
     let gate = Arc::new(Gate::new(policy, mode, Some(sink)));
-    let token = admin_token(&dir).context("serve: admin token")?;
-    let auth: Arc<dyn Authenticator> = Arc::new(api::StaticToken(token.clone()));
+    let home = resolve::home_dir().ok_or_else(|| anyhow!("HOME is not set"))?;
+    let (admin, token) = AdminToken::load_for_serve(&home).context("serve: admin token")?;
+    let auth: Arc<dyn Authenticator> = Arc::new(Credentials {
+        admin,
+        tokens: TokenStore::for_home(&home),
+    });
+    let signer = Signer::load_or_create(
+        &a.signing_key
+            .clone()
+            .unwrap_or_else(|| dir.join("signing.key")),
+    )
+    .map_err(|e| anyhow!("serve: approval resolve URL signing unavailable: {e}"))?;
+    let journal = (a.port > 0).then(|| dir.join("pending-approvals.jsonl"));
+    let store = ApprovalStore::open(
+        StoreConfig {
+            timeout: a.approval_timeout,
+            journal,
+            ..StoreConfig::default()
+        },
+        Arc::new(GateHooks(gate.clone())),
+    )
+    .map_err(|e| anyhow!("serve: approval store: {e}"))?;
     let mut allowed_hosts = Vec::new();
     if !ip.is_loopback() && !ip.is_unspecified() {
         allowed_hosts.push(ip.to_string());
@@ -225,8 +209,151 @@ pub fn build(a: &ServeArgs, surface: Surface) -> anyhow::Result<(Built, Option<s
         state_dir: Some(dir),
         rules_dir: Some(rules_dir),
     };
-    let state = Arc::new(ApiState::new(gate, auth, config));
+    let mut state = ApiState::new(gate, auth, config);
+    state.approvals = Some(Arc::new(store));
+    state.signer = Some(Arc::new(signer));
+    let state = Arc::new(state);
     Ok((Built { state, token }, lock))
+}
+
+/// `rampart serve` subcommands.
+#[derive(Debug, clap::Subcommand, Clone)]
+pub enum ServeAction {
+    /// Stop the background server (SIGTERM to the PID in ~/.rampart/serve.pid).
+    Stop,
+    /// Install serve as a user service (systemd user unit / LaunchAgent).
+    Install(InstallArgs),
+    /// Remove the user service.
+    Uninstall,
+}
+
+/// Flags of `rampart serve install`.
+#[derive(Debug, Args, Clone)]
+pub struct InstallArgs {
+    /// Port the service listens on.
+    #[arg(long, default_value_t = 9090)]
+    pub port: u16,
+    /// Policy file (made absolute).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Extra policy directory.
+    #[arg(long)]
+    pub config_dir: Option<PathBuf>,
+    /// Audit directory.
+    #[arg(long)]
+    pub audit_dir: Option<PathBuf>,
+    /// enforce | monitor | disabled.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Approval timeout (always passed through when given).
+    #[arg(long)]
+    pub approval_timeout: Option<String>,
+    /// Replace an existing Rampart service definition.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `rampart serve [FLAGS] [stop|install|uninstall]`.
+#[derive(Debug, Args, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServeCmd {
+    /// Subcommand.
+    #[command(subcommand)]
+    pub action: Option<ServeAction>,
+    /// Server flags.
+    #[command(flatten)]
+    pub args: ServeArgs,
+}
+
+/// Dispatches `rampart serve`.
+pub fn dispatch(c: ServeCmd) -> anyhow::Result<i32> {
+    let home = resolve::home_dir().ok_or_else(|| anyhow!("HOME is not set"))?;
+    match c.action {
+        None if c.args.background => {
+            let exe = std::env::current_exe().context("locating the rampart binary")?;
+            let args: Vec<std::ffi::OsString> = std::env::args_os()
+                .skip(1)
+                .filter(|a| a != "--background" && a != "-b")
+                .collect();
+            let pid = serve_process::spawn_background(&home, &exe, &args)?;
+            println!("rampart serve running in background (pid={pid}, log=~/.rampart/serve.log)");
+            println!("  check it with: rampart status");
+            Ok(0)
+        }
+        None => run(c.args),
+        Some(ServeAction::Stop) => {
+            let pid = serve_process::stop(&home)?;
+            println!("✓ rampart serve (pid={pid}) stopped");
+            Ok(0)
+        }
+        Some(ServeAction::Install(i)) => install(&home, i),
+        Some(ServeAction::Uninstall) => {
+            let r = serve_service::uninstall(&home)?;
+            println!("✓ Removed {} ({})", r.service_name, r.unit_path.display());
+            for n in r.notes {
+                println!("  {n}");
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn install(home: &Path, i: InstallArgs) -> anyhow::Result<i32> {
+    let exe = std::env::current_exe().context("locating the rampart binary")?;
+    let mut args: Vec<String> = Vec::new();
+    if i.port != 9090 {
+        args.extend(["--port".into(), i.port.to_string()]);
+    }
+    if let Some(c) = &i.config {
+        args.extend([
+            "--config".into(),
+            crate::engine::load::absolute(c).display().to_string(),
+        ]);
+    }
+    if let Some(d) = &i.config_dir {
+        args.extend([
+            "--config-dir".into(),
+            crate::engine::load::absolute(d).display().to_string(),
+        ]);
+    }
+    if let Some(d) = &i.audit_dir {
+        args.extend([
+            "--audit-dir".into(),
+            crate::engine::load::absolute(d).display().to_string(),
+        ]);
+    }
+    if let Some(m) = &i.mode {
+        let _: Mode = m.parse().map_err(|e: String| anyhow!(e))?;
+        args.extend(["--mode".into(), m.clone()]);
+    }
+    if let Some(t) = &i.approval_timeout {
+        parse_secs(t).map_err(|e| anyhow!(e))?;
+        args.extend(["--approval-timeout".into(), t.clone()]);
+    }
+    // The service reads ~/.rampart/token (never a token baked into the unit), so rotation sticks.
+    let (_, token) = AdminToken::load_for_serve(home).context("serve install: admin token")?;
+    let opts = serve_service::InstallOptions {
+        exe,
+        serve_args: args,
+        force: i.force,
+        home: home.to_path_buf(),
+    };
+    let r = serve_service::install(&opts)?;
+    println!("✓ Installed {} ({})", r.service_name, r.unit_path.display());
+    println!("  🔑 Token saved to ~/.rampart/token");
+    println!(
+        "  Service {} and {}",
+        if r.started { "started" } else { "not started" },
+        if r.enabled { "enabled" } else { "not enabled" }
+    );
+    if std::io::stdout().is_terminal() {
+        println!("  🔑 Token      : {token}");
+    }
+    println!("  🌐 Dashboard  : http://localhost:{}/dashboard/", i.port);
+    for n in r.notes {
+        println!("  {n}");
+    }
+    Ok(0)
 }
 
 /// Runs `rampart serve`.
@@ -242,6 +369,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
 async fn serve(a: ServeArgs) -> anyhow::Result<i32> {
     let (built, _lock) = build(&a, Surface::Serve)?;
     let st = built.state.clone();
+    if let Some(store) = &st.approvals {
+        store.spawn_sweeper();
+    }
     let snap = st.gate.policy.current();
     if a.config.is_none() && snap.config_path.starts_with("embedded:") {
         eprintln!(
@@ -286,6 +416,19 @@ async fn serve(a: ServeArgs) -> anyhow::Result<i32> {
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(a.port);
     banner(port, &built.token, &st);
+    let home = resolve::home_dir().unwrap_or_default();
+    let exe = std::env::current_exe().unwrap_or_default();
+    let state_rec = serve_process::ServeState {
+        url: format!("http://localhost:{port}"),
+        port,
+        pid: std::process::id(),
+        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        executable: exe.display().to_string(),
+    };
+    if let Err(e) = serve_process::write_state(&home, &state_rec) {
+        eprintln!("serve: warning: cannot write serve.state: {e}");
+    }
+    serve_process::signal_ready(&home).context("serve: signalling readiness")?;
     let app = api::router(st.clone());
     let shutdown = st.shutdown.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -301,6 +444,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<i32> {
             tokio::time::sleep(Duration::from_secs(5)).await;
         } => eprintln!("serve: drain timed out after 5s"),
     }
+    serve_process::remove_state(&home);
     Ok(0)
 }
 

@@ -5,13 +5,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rampart::api::{self, ApiConfig, ApiState, StaticToken};
+use rampart::api::approvals::GateHooks;
+use rampart::api::{self, ApiConfig, ApiState, Authenticator, StaticToken};
+use rampart::approval::{ApprovalStore, Signer, StoreConfig};
 use rampart::audit::{AuditSink, SinkConfig};
 use rampart::engine::resolve::{ResolveOptions, Surface};
 use rampart::gate::{Gate, Mode, PolicyHandle};
 
 /// The admin token test servers use.
 pub const TOKEN: &str = "rampart_000000000000000000000000000000000000000000000000";
+
+/// Key of the test servers' link signer.
+pub const SIGNING_KEY: [u8; 32] = [7; 32];
 
 /// A test policy exercising every action.
 pub const POLICY: &str = r#"
@@ -76,6 +81,10 @@ pub struct Opts {
     pub metrics: bool,
     /// Audit on.
     pub audit: bool,
+    /// Approval timeout.
+    pub approval_timeout: std::time::Duration,
+    /// Authenticator (default: the static admin token).
+    pub auth: Option<Arc<dyn Authenticator>>,
 }
 
 impl Default for Opts {
@@ -85,6 +94,8 @@ impl Default for Opts {
             mode: Mode::Enforce,
             metrics: true,
             audit: true,
+            approval_timeout: std::time::Duration::from_secs(60),
+            auth: None,
         }
     }
 }
@@ -115,16 +126,33 @@ impl TestServer {
             rules_dir: Some(rules_dir),
             ..ApiConfig::default()
         };
-        let state = Arc::new(ApiState::new(
-            gate,
-            Arc::new(StaticToken(TOKEN.into())),
+        let mut state = ApiState::new(
+            gate.clone(),
+            o.auth
+                .unwrap_or_else(|| Arc::new(StaticToken(TOKEN.into()))),
             cfg,
-        ));
+        );
+        let store = ApprovalStore::open(
+            StoreConfig {
+                timeout: o.approval_timeout,
+                journal: Some(dir.path().join("state").join("pending-approvals.jsonl")),
+                ..StoreConfig::default()
+            },
+            Arc::new(GateHooks(gate)),
+        )
+        .unwrap();
+        state.approvals = Some(Arc::new(store));
+        state.signer = Some(Arc::new(Signer::from_key(SIGNING_KEY)));
+        let state = Arc::new(state);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
+        if let Some(store) = state.approvals.clone() {
+            let _guard = rt.enter();
+            store.spawn_sweeper();
+        }
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
