@@ -383,3 +383,28 @@ fn event_stream_delivers_decisions() {
     );
     assert_eq!(st, 401);
 }
+
+#[test]
+fn audit_failure_fails_closed_in_enforce_only() {
+    // Every write rotates to a new file; removing the directory makes the next write fail.
+    for (mode, expect) in [(Mode::Enforce, 503), (Mode::Monitor, 200)] {
+        let s = TestServer::start_with(Opts {
+            mode,
+            audit_max_file_bytes: Some(1),
+            ..Opts::default()
+        });
+        let (st, _) = post(&s.url("/v1/tool/exec"), r#"{"params":{"command":"ls"}}"#);
+        assert_eq!(st, 200);
+        std::fs::remove_dir_all(s.dir.path().join("audit")).unwrap();
+        let (st, b) = post(&s.url("/v1/tool/exec"), r#"{"params":{"command":"ls"}}"#);
+        assert_eq!(st, expect, "{mode:?}: {b}");
+        if expect == 503 {
+            assert_eq!(
+                b["error"],
+                "audit storage is unavailable; refusing tool call"
+            );
+        } else {
+            assert!(b.get("audit_id").is_none());
+        }
+    }
+}

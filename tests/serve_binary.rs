@@ -25,7 +25,9 @@ fn free_port() -> u16 {
 
 fn rampart(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    c.env("HOME", home).env_remove("RAMPART_TOKEN").current_dir(home);
+    c.env("HOME", home)
+        .env_remove("RAMPART_TOKEN")
+        .current_dir(home);
     c
 }
 
@@ -40,8 +42,15 @@ fn agent() -> ureq::Agent {
 
 fn wait_healthy(port: u16) {
     let t = Instant::now();
-    while agent().get(&format!("http://127.0.0.1:{port}/healthz")).call().is_err() {
-        assert!(t.elapsed() < Duration::from_secs(20), "server did not come up");
+    while agent()
+        .get(&format!("http://127.0.0.1:{port}/healthz"))
+        .call()
+        .is_err()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "server did not come up"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -82,12 +91,24 @@ fn serve_lifecycle() {
             break;
         }
     }
-    assert!(banner.contains(&format!("Rampart ready  —  :{port} (token=rampart_")), "{banner}");
+    assert!(
+        banner.contains(&format!("Rampart ready  —  :{port} (token=rampart_")),
+        "{banner}"
+    );
     let token = std::fs::read_to_string(home.path().join(".rampart/token")).unwrap();
-    assert!(token.starts_with("rampart_") && token.len() == 56, "{token}");
-    assert!(!banner.contains(&token), "full token must not go to a non-TTY: {banner}");
+    assert!(
+        token.starts_with("rampart_") && token.len() == 56,
+        "{token}"
+    );
+    assert!(
+        !banner.contains(&token),
+        "full token must not go to a non-TTY: {banner}"
+    );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(home.path().join(".rampart/token")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(home.path().join(".rampart/token"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     wait_healthy(port);
     let state: serde_json::Value = serde_json::from_str(
@@ -99,13 +120,23 @@ fn serve_lifecycle() {
     assert_eq!(status_with(port, &token), 200);
 
     // A second server on the same ~/.rampart is refused (exit 1, one clear line).
-    let out = rampart(home.path()).args(["serve", "--port", &free_port().to_string()]).output().unwrap();
+    let out = rampart(home.path())
+        .args(["serve", "--port", &free_port().to_string()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already owns approval state"));
 
     // Rotation takes effect in the running server.
-    let out = rampart(home.path()).args(["token", "rotate", "--force"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rampart(home.path())
+        .args(["token", "rotate", "--force"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let new_token = std::fs::read_to_string(home.path().join(".rampart/token")).unwrap();
     assert_ne!(new_token, token);
     assert_eq!(status_with(port, &new_token), 200);
@@ -122,7 +153,10 @@ fn serve_lifecycle() {
         if let Some(s) = p.0.try_wait().unwrap() {
             break s.code();
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no exit after SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(code, Some(0));
@@ -139,16 +173,38 @@ fn startup_errors_exit_1_with_one_line() {
     let home = tempfile::tempdir().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let out = rampart(home.path()).args(["serve", "--port", &port.to_string()]).output().unwrap();
+    let out = rampart(home.path())
+        .args(["serve", "--port", &port.to_string()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("port {port} is already in use")) && err.contains("--port"), "{err}");
-    for args in [&["serve", "--mode", "loud"][..], &["serve", "--addr", "localhost"]] {
+    assert!(
+        err.contains(&format!("port {port} is already in use")) && err.contains("--port"),
+        "{err}"
+    );
+    for args in [
+        &["serve", "--mode", "loud"][..],
+        &["serve", "--addr", "localhost"],
+    ] {
         let out = rampart(home.path()).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
     }
-    std::fs::write(home.path().join("bad.yaml"), "policies: [ {name: x, rules: [ {action: nope} ] } ]").unwrap();
-    let out = rampart(home.path()).args(["serve", "--config", "bad.yaml", "--port", &free_port().to_string()]).output().unwrap();
+    std::fs::write(
+        home.path().join("bad.yaml"),
+        "policies: [ {name: x, rules: [ {action: nope} ] } ]",
+    )
+    .unwrap();
+    let out = rampart(home.path())
+        .args([
+            "serve",
+            "--config",
+            "bad.yaml",
+            "--port",
+            &free_port().to_string(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml"));
 }
@@ -182,7 +238,10 @@ fn hot_reload_on_file_change_keeps_last_good() {
     std::fs::rename(&tmp, &cfg).unwrap();
     let t = Instant::now();
     while eval("cargo build") != 403 {
-        assert!(t.elapsed() < Duration::from_secs(10), "reload did not happen");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "reload did not happen"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(eval("make all"), 200);
@@ -201,7 +260,10 @@ fn hot_reload_on_file_change_keeps_last_good() {
         if body.contains("reload_error") {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no reload error reported: {body}");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no reload error reported: {body}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(eval("cargo build"), 403, "last good policy still active");
@@ -216,18 +278,42 @@ fn background_and_stop() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("rampart serve running in background (pid="), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("rampart serve running in background (pid="),
+        "{stdout}"
+    );
     wait_healthy(port);
-    let out = rampart(home.path()).args(["serve", "stop"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rampart(home.path())
+        .args(["serve", "stop"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("stopped"));
     let t = Instant::now();
-    while agent().get(&format!("http://127.0.0.1:{port}/healthz")).call().is_ok() {
-        assert!(t.elapsed() < Duration::from_secs(10), "still serving after stop");
+    while agent()
+        .get(&format!("http://127.0.0.1:{port}/healthz"))
+        .call()
+        .is_ok()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "still serving after stop"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = rampart(home.path()).args(["serve", "stop"]).output().unwrap();
+    let out = rampart(home.path())
+        .args(["serve", "stop"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no PID file"));
 }

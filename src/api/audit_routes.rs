@@ -87,7 +87,10 @@ fn field_is(v: &Value, path: &[&str], want: &Option<String>) -> bool {
     for p in path {
         cur = &cur[*p];
     }
-    cur.as_str() == Some(w)
+    let got = cur.as_str();
+    // `require_approval` is the legacy spelling of `ask`.
+    let canon = |s: &str| if s == "require_approval" { "ask" } else { s }.to_string();
+    got.map(canon) == Some(canon(w))
 }
 
 /// `GET /v1/audit/events`.

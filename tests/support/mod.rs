@@ -81,6 +81,8 @@ pub struct Opts {
     pub metrics: bool,
     /// Audit on.
     pub audit: bool,
+    /// Rotate audit files after this many bytes (tests force rotation to make writes fail).
+    pub audit_max_file_bytes: Option<u64>,
     /// Approval timeout.
     pub approval_timeout: std::time::Duration,
     /// Authenticator (default: the static admin token).
@@ -96,6 +98,7 @@ impl Default for Opts {
             audit: true,
             approval_timeout: std::time::Duration::from_secs(60),
             auth: None,
+            audit_max_file_bytes: None,
         }
     }
 }
@@ -116,9 +119,13 @@ impl TestServer {
         let rules_dir = dir.path().join("policies");
         opts.config_dir = Some(rules_dir.clone());
         let policy = PolicyHandle::load(opts).unwrap();
-        let sink = o
-            .audit
-            .then(|| AuditSink::open(SinkConfig::new(dir.path().join("audit"))).unwrap());
+        let sink = o.audit.then(|| {
+            let mut cfg = SinkConfig::new(dir.path().join("audit"));
+            if let Some(m) = o.audit_max_file_bytes {
+                cfg.max_file_bytes = m;
+            }
+            AuditSink::open(cfg).unwrap()
+        });
         let gate = Arc::new(Gate::new(policy, o.mode, sink));
         let cfg = ApiConfig {
             metrics: o.metrics,
