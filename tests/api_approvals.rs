@@ -361,3 +361,32 @@ fn approvals_are_bound_to_the_credential_that_asked() {
         (401, Some("token has been revoked"))
     );
 }
+
+#[test]
+fn admin_detail_carries_signed_links_and_no_cors() {
+    let s = TestServer::start();
+    let (_, b) = ask(&s, json!({}));
+    let id = b["approval_id"].as_str().unwrap().to_string();
+    assert!(
+        b.get("links").is_none(),
+        "the agent never sees approval links"
+    );
+    let (_, one) = get(&s.url(&format!("/v1/approvals/{id}")));
+    let deny = one["links"]["deny_url"].as_str().unwrap();
+    let path = &deny[deny.find("/v1/").unwrap()..];
+    let c = client();
+    let resp = c
+        .post(&s.url(path))
+        .header("Origin", "https://evil.example")
+        .send("")
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()
+            .keys()
+            .all(|k| !k.as_str().starts_with("access-control-"))
+    );
+    let (_, one) = get(&s.url(&format!("/v1/approvals/{id}")));
+    assert_eq!(one["status"], "denied");
+    assert!(one.get("links").is_none());
+}

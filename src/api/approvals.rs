@@ -455,6 +455,21 @@ pub struct GetQuery {
     wait: Option<f64>,
 }
 
+/// Signed approve/deny links for an approval (admin views only; never sent to the agent).
+fn links(st: &ApiState, a: &Approval) -> Option<Value> {
+    let signer = st.signer.as_ref()?;
+    let base = st
+        .config
+        .resolve_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://localhost:{}", st.config.port));
+    let exp = a.expires_at.timestamp();
+    Some(json!({
+        "approve_url": signer.resolve_url(&base, &a.id, LinkDecision::Approve, exp),
+        "deny_url": signer.resolve_url(&base, &a.id, LinkDecision::Deny, exp),
+    }))
+}
+
 /// `GET /v1/approvals/{id}[?wait=SECONDS]`.
 pub async fn get_one(
     State(st): State<Arc<ApiState>>,
@@ -475,7 +490,13 @@ pub async fn get_one(
             _ = stop.cancelled() => {}
         }
     }
-    Ok(Json(detail(&a)))
+    let mut v = detail(&a);
+    if a.status == Status::Pending
+        && let Some(l) = links(&st, &a)
+    {
+        v["links"] = l;
+    }
+    Ok(Json(v))
 }
 
 #[derive(Debug, Deserialize, Default)]

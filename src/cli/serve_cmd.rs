@@ -449,7 +449,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<i32> {
 }
 
 fn banner(port: u16, token: &str, st: &ApiState) {
-    let short: String = token.chars().take(16).collect();
+    let short: String = token.chars().take(14).collect();
     eprintln!("✓ Rampart ready  —  :{port} (token={short}...)");
     if std::io::stderr().is_terminal() {
         eprintln!("  🔑 Full token : {token}");
