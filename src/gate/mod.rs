@@ -187,22 +187,27 @@ impl Gate {
             self.publish_audit(&crate::audit::redacted(&event));
             return Ok(None);
         };
-        let live = crate::audit::redacted(&event);
+        // Redact a copy for the live stream only when someone is listening.
+        let live = (self.live.subscribers() > 0).then(|| crate::audit::redacted(&event));
         let receipt = tokio::task::spawn_blocking(move || sink.append(event))
             .await
             .map_err(|_| GateError::Join)??;
-        self.publish_audit(&live);
+        if let Some(live) = live {
+            self.publish_audit(&live);
+        }
         Ok(Some(receipt))
     }
 
     /// Blocking form of [`Gate::record`] for synchronous front ends.
     pub fn record_blocking(&self, event: AuditEvent) -> Result<Option<Receipt>, GateError> {
-        let live = crate::audit::redacted(&event);
+        let live = (self.live.subscribers() > 0).then(|| crate::audit::redacted(&event));
         let receipt = match &self.audit {
             Some(sink) => Some(sink.append(event)?),
             None => None,
         };
-        self.publish_audit(&live);
+        if let Some(live) = live {
+            self.publish_audit(&live);
+        }
         Ok(receipt)
     }
 
