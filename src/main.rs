@@ -33,6 +33,14 @@ enum Command {
     },
     /// Manage the admin token and per-agent tokens.
     Token(cli::token_cmd::TokenArgs),
+    /// List the approvals a running server is waiting on.
+    Pending(cli::client_cmd::PendingArgs),
+    /// Approve a pending approval.
+    Approve(cli::client_cmd::ApproveArgs),
+    /// Deny a pending approval.
+    Deny(cli::client_cmd::DenyArgs),
+    /// Show whether rampart serve is running, its mode, policy and pending approvals.
+    Status(cli::status_cmd::StatusArgs),
 }
 
 fn main() {
@@ -53,6 +61,10 @@ fn main() {
         Command::Serve(a) => cli::serve_cmd::dispatch(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
         Command::Token(a) => cli::token_cmd::run(a),
+        Command::Pending(a) => cli::client_cmd::pending(a),
+        Command::Approve(a) => cli::client_cmd::approve(a),
+        Command::Deny(a) => cli::client_cmd::deny(a),
+        Command::Status(a) => cli::status_cmd::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),
