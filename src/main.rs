@@ -52,7 +52,15 @@ fn main() {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other error (clap's own default is 2); help and version
+    // print to stdout and exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let result = match cli.command {
         Command::Test(a) => cli::test_cmd::run(a),
         Command::Policy { command } => cli::policy_cmd::run(command),
