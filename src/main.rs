@@ -33,6 +33,14 @@ enum Command {
     },
     /// Manage the admin token and per-agent tokens.
     Token(cli::token_cmd::TokenArgs),
+    /// List the approvals a running server is waiting on.
+    Pending(cli::client_cmd::PendingArgs),
+    /// Approve a pending approval.
+    Approve(cli::client_cmd::ApproveArgs),
+    /// Deny a pending approval.
+    Deny(cli::client_cmd::DenyArgs),
+    /// Show whether rampart serve is running, its mode, policy and pending approvals.
+    Status(cli::status_cmd::StatusArgs),
 }
 
 fn main() {
@@ -44,7 +52,15 @@ fn main() {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other error (clap's own default is 2); help and version
+    // print to stdout and exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let result = match cli.command {
         Command::Test(a) => cli::test_cmd::run(a),
         Command::Policy { command } => cli::policy_cmd::run(command),
@@ -53,6 +69,10 @@ fn main() {
         Command::Serve(a) => cli::serve_cmd::dispatch(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
         Command::Token(a) => cli::token_cmd::run(a),
+        Command::Pending(a) => cli::client_cmd::pending(a),
+        Command::Approve(a) => cli::client_cmd::approve(a),
+        Command::Deny(a) => cli::client_cmd::deny(a),
+        Command::Status(a) => cli::status_cmd::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,6 +1,8 @@
 //! Implementations of the CLI commands; `main.rs` only dispatches here.
 
+pub mod api_client;
 pub mod bench_cmd;
+pub mod client_cmd;
 pub mod init_cmd;
 mod owner_file;
 pub mod policy_cmd;
@@ -8,6 +10,7 @@ mod proc_identity;
 pub mod serve_cmd;
 pub mod serve_process;
 pub mod serve_service;
+pub mod status_cmd;
 pub mod test_cmd;
 pub mod token_cmd;
 
