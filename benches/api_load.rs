@@ -36,6 +36,19 @@ fn rss_kib(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) the process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let ut: f64 = rest.get(11)?.parse().ok()?;
+            let st: f64 = rest.get(12)?.parse().ok()?;
+            Some((ut + st) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -45,52 +58,96 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn run_step(base: &str, path: &str, conc: usize, secs: f64) -> (f64, Duration, Duration, usize) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let handles: Vec<_> = (0..conc)
-        .map(|i| {
-            let stop = stop.clone();
-            let url = format!("{base}{path}");
-            std::thread::spawn(move || {
-                let a = agent();
-                let mut lat = Vec::new();
-                let mut errors = 0usize;
-                let mut n = i;
-                while !stop.load(Ordering::Relaxed) {
-                    let body = format!(
-                        r#"{{"agent":"load","session":"s{i}","params":{{"command":"{}"}}}}"#,
-                        COMMANDS[n % COMMANDS.len()]
-                    );
-                    n += 1;
-                    let t = Instant::now();
-                    match a
-                        .post(&url)
-                        .header("Authorization", &format!("Bearer {TOKEN}"))
-                        .header("Content-Type", "application/json")
-                        .send(body)
-                    {
-                        Ok(r) if r.status().as_u16() == 200 => {
-                            let _ = r.into_body().read_to_string();
-                            lat.push(t.elapsed());
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for h in handles {
-        if let Ok((l, e)) = h.join() {
-            all.extend(l);
-            errors += e;
+/// One keep-alive connection sending requests back to back; a hand-written HTTP/1.1 client so
+/// the load generator costs far less CPU than the server it measures (both share 2 cores).
+async fn conn_loop(
+    port: u16,
+    path: &'static str,
+    i: usize,
+    stop: Arc<AtomicBool>,
+) -> (Vec<Duration>, usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut lat = Vec::new();
+    let mut errors = 0usize;
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return (lat, 1);
+    };
+    let _ = s.set_nodelay(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = i;
+    while !stop.load(Ordering::Relaxed) {
+        let body = format!(
+            r#"{{"agent":"load","session":"s{i}","params":{{"command":"{}"}}}}"#,
+            COMMANDS[n % COMMANDS.len()]
+        );
+        n += 1;
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let t = Instant::now();
+        if s.write_all(req.as_bytes()).await.is_err() {
+            errors += 1;
+            break;
+        }
+        // Read one response: headers, then Content-Length bytes.
+        let mut have = 0usize;
+        let ok = loop {
+            match s.read(&mut buf[have..]).await {
+                Ok(0) | Err(_) => break false,
+                Ok(k) => have += k,
+            }
+            let Some(h) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..h]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if have >= h + 4 + len {
+                break head.starts_with("http/1.1 200");
+            }
+        };
+        if ok {
+            lat.push(t.elapsed());
+        } else {
+            errors += 1;
+            break;
         }
     }
+    (lat, errors)
+}
+
+fn run_step(
+    port: u16,
+    path: &'static str,
+    conc: usize,
+    secs: f64,
+) -> (f64, Duration, Duration, usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let (mut all, errors) = rt.block_on(async {
+        let tasks: Vec<_> = (0..conc)
+            .map(|i| tokio::spawn(conn_loop(port, path, i, stop.clone())))
+            .collect();
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            if let Ok((l, e)) = t.await {
+                all.extend(l);
+                errors += e;
+            }
+        }
+        (all, errors)
+    });
     let wall = start.elapsed().as_secs_f64();
     all.sort();
     let pct = |p: f64| {
@@ -142,14 +199,16 @@ fn main() {
     );
     println!("audit dir: {}", root.join(".rampart/audit").display());
     println!(
-        "{:<22} {:>5} {:>10} {:>10} {:>10} {:>7}",
-        "endpoint", "conc", "req/s", "p50", "p99", "errors"
+        "{:<22} {:>5} {:>10} {:>10} {:>10} {:>7} {:>9}",
+        "endpoint", "conc", "req/s", "p50", "p99", "errors", "srv cores"
     );
     for path in ["/v1/preflight/exec", "/v1/tool/exec"] {
         for conc in [1, 16, 64] {
-            let (rps, p50, p99, errors) = run_step(&base, path, conc, secs);
+            let c0 = cpu_secs(pid);
+            let (rps, p50, p99, errors) = run_step(port, path, conc, secs);
+            let cores = (cpu_secs(pid) - c0) / secs;
             println!(
-                "{path:<22} {conc:>5} {rps:>10.0} {:>10.2?} {:>10.2?} {errors:>7}",
+                "{path:<22} {conc:>5} {rps:>10.0} {:>10.2?} {:>10.2?} {errors:>7} {cores:>9.2}",
                 p50, p99
             );
         }
