@@ -3,6 +3,7 @@
 //! hook, the MCP proxy, the shim and the HTTP API can never disagree about the same call.
 
 pub mod counter;
+pub mod grants;
 pub mod live;
 pub mod mode;
 pub mod policy;
@@ -173,11 +174,47 @@ impl Gate {
             policy_filter: scope.policy_filter,
             default_deny: scope.default_deny,
         };
-        let d = snap.compiled.evaluate_with(call, &ctx);
+        let mut d = snap.compiled.evaluate_with(call, &ctx);
+        if purpose == Purpose::Enforce
+            && self.mode == Mode::Enforce
+            && let Some(rule) = d.once.clone()
+        {
+            d = self.claim_once(&snap, &rule, d);
+        }
         if purpose == Purpose::Enforce {
             self.tally.add(d.action);
         }
         d
+    }
+
+    /// Uses up the `once` rule that allowed this call; if it cannot be claimed the call is
+    /// denied. The policy is rebuilt without it either way.
+    fn claim_once(&self, snap: &Snapshot, rule: &crate::engine::RuleRef, d: Decision) -> Decision {
+        let fp = snap.once.get(&(rule.policy.clone(), rule.rule_index));
+        let grants = grants::OnceGrants::for_home(self.policy.options().home.as_deref());
+        let claimed = match fp {
+            Some(fp) => grants.claim(fp),
+            None => Err(grants::GrantError::NoState),
+        };
+        if let Err(e) = self.policy.reload() {
+            eprintln!("rampart: reload after a one-time rule failed: {e}");
+        }
+        match claimed {
+            Ok(()) => d,
+            Err(e) => {
+                let mut denied = Decision::bare(
+                    Action::Deny,
+                    "one-time authorization could not be claimed; failing closed",
+                );
+                denied.eval_duration = d.eval_duration;
+                denied.matched_policies = d.matched_policies;
+                eprintln!(
+                    "rampart: one-time rule {}#{}: {e}",
+                    rule.policy, rule.rule_index
+                );
+                denied
+            }
+        }
     }
 
     /// Writes an event to the audit trail (fsynced before returning) and publishes it on the

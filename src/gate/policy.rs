@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub loaded_at: SystemTime,
     /// How long load + compile took.
     pub load_time: Duration,
+    /// Fingerprints of the unconsumed `once` rules.
+    pub once: super::grants::OnceIndex,
 }
 
 impl Snapshot {
@@ -38,7 +40,8 @@ impl Snapshot {
     /// Resolves and compiles a snapshot.
     pub fn load(opts: &ResolveOptions) -> Result<Snapshot, LoadError> {
         let t = Instant::now();
-        let set = resolve::resolve(opts)?;
+        let mut set = resolve::resolve(opts)?;
+        let once = super::grants::OnceGrants::for_home(opts.home.as_deref()).filter(&mut set);
         let compiled = compile(&set);
         let config_path = match &opts.config {
             Some(p) => p.display().to_string(),
@@ -55,6 +58,7 @@ impl Snapshot {
             warnings: set.warnings.clone(),
             loaded_at: SystemTime::now(),
             load_time: t.elapsed(),
+            once,
         })
     }
 }
