@@ -317,3 +317,35 @@ fn background_and_stop() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no PID file"));
 }
+
+#[test]
+fn cef_flag_writes_cef_lines() {
+    let home = tempfile::tempdir().unwrap();
+    let audit = home.path().join("audit-x");
+    let port = free_port();
+    let (_p, _e) = start(
+        home.path(),
+        port,
+        &["--cef", "--audit-dir", audit.to_str().unwrap()],
+    );
+    wait_healthy(port);
+    let token = std::fs::read_to_string(home.path().join(".rampart/token")).unwrap();
+    let r = agent()
+        .post(&format!("http://127.0.0.1:{port}/v1/tool/exec"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(r#"{"agent":"bot","params":{"command":"rm -rf /"}}"#)
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let t = Instant::now();
+    loop {
+        let cef = std::fs::read_to_string(audit.join("cef.log")).unwrap_or_default();
+        if cef.contains("CEF:0|Rampart|") && cef.contains("deny") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no CEF line: {cef:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

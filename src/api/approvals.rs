@@ -247,6 +247,7 @@ pub async fn ask_path(
             st.metrics
                 .approvals_created
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            super::notify::approval(st, &a);
             a
         }
         Ok(CreateOutcome::Deduped(a)) => a,

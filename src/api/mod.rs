@@ -8,6 +8,7 @@ pub mod body;
 pub mod error;
 pub mod info;
 pub mod metrics;
+pub mod notify;
 pub mod rules;
 pub mod sse;
 pub mod tool;
@@ -67,6 +68,8 @@ pub struct ApiState {
     pub approvals: Option<Arc<crate::approval::ApprovalStore>>,
     /// Signer for approval links.
     pub signer: Option<Arc<crate::approval::Signer>>,
+    /// Outbound notification limiter.
+    pub notifier: notify::Notifier,
     /// Cancelled at shutdown: long-lived responses (SSE, long-polls) end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -84,6 +87,7 @@ impl ApiState {
             shutdown: tokio_util::sync::CancellationToken::new(),
             approvals: None,
             signer: None,
+            notifier: notify::Notifier::default(),
         }
     }
 }

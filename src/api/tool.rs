@@ -154,6 +154,7 @@ pub async fn tool(
         enforce,
     )
     .await?;
+    super::notify::decision(&st, &call, &d);
     let mut body = base_body(&d, audit_id.as_deref());
     if mode == Mode::Monitor {
         monitor_rewrite(&mut body, &d);

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub load_time: Duration,
     /// Fingerprints of the unconsumed `once` rules.
     pub once: super::grants::OnceIndex,
+    /// The `notify:` block (reloaded with the policy).
+    pub notify: Option<crate::engine::model::Notify>,
 }
 
 impl Snapshot {
@@ -59,6 +61,7 @@ impl Snapshot {
             loaded_at: SystemTime::now(),
             load_time: t.elapsed(),
             once,
+            notify: set.notify.clone(),
         })
     }
 }
