@@ -18,7 +18,7 @@ use super::ApiState;
 use super::auth::{Identity, Need, authenticate_parts};
 use super::body::{decode, read_body};
 use super::error::{ApiError, ApiResult};
-use super::tool::{audit_event, record, scan_response};
+use super::tool::{audit_event, record, reply, scan_response};
 use super::tool_input::ToolRequest;
 use crate::approval::{
     Approval, ApprovalError, ApprovalStore, ApprovalSummary, BulkRequest, CallSnapshot,
@@ -91,10 +91,6 @@ fn snapshot(call: &ToolCall) -> CallSnapshot {
 fn approval_error(e: ApprovalError) -> ApiError {
     let msg = e.to_string();
     ApiError::unavailable(msg)
-}
-
-fn reply(status: StatusCode, body: Map<String, Value>) -> Response {
-    (status, Json(Value::Object(body))).into_response()
 }
 
 fn hosted_requested(req: &ToolRequest) -> bool {
@@ -456,8 +452,9 @@ pub struct GetQuery {
     wait: Option<f64>,
 }
 
-/// Signed approve/deny links for an approval (admin views only; never sent to the agent).
-fn links(st: &ApiState, a: &Approval) -> Option<Value> {
+/// Signed (approve, deny) link pair for an approval; for admins and notifications only, never
+/// in the agent's response.
+pub fn signed_links(st: &ApiState, a: &Approval) -> Option<(String, String)> {
     let signer = st.signer.as_ref()?;
     let base = st
         .config
@@ -465,10 +462,10 @@ fn links(st: &ApiState, a: &Approval) -> Option<Value> {
         .clone()
         .unwrap_or_else(|| format!("http://localhost:{}", st.config.port));
     let exp = a.expires_at.timestamp();
-    Some(json!({
-        "approve_url": signer.resolve_url(&base, &a.id, LinkDecision::Approve, exp),
-        "deny_url": signer.resolve_url(&base, &a.id, LinkDecision::Deny, exp),
-    }))
+    Some((
+        signer.resolve_url(&base, &a.id, LinkDecision::Approve, exp),
+        signer.resolve_url(&base, &a.id, LinkDecision::Deny, exp),
+    ))
 }
 
 /// `GET /v1/approvals/{id}[?wait=SECONDS]`.
@@ -493,9 +490,9 @@ pub async fn get_one(
     }
     let mut v = detail(&a);
     if a.status == Status::Pending
-        && let Some(l) = links(&st, &a)
+        && let Some((approve, deny)) = signed_links(&st, &a)
     {
-        v["links"] = l;
+        v["links"] = json!({"approve_url": approve, "deny_url": deny});
     }
     Ok(Json(v))
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use super::ApiState;
-use crate::approval::{Approval, Decision as LinkDecision};
+use crate::approval::Approval;
 use crate::engine::model::Notify;
 use crate::engine::{Decision, ToolCall};
 
@@ -293,16 +293,10 @@ pub fn approval(st: &ApiState, a: &Approval) {
     if !wants(n, "ask") {
         return;
     }
-    let Some(signer) = st.signer.as_ref() else {
+    let Some((approve, deny)) = super::approvals::signed_links(st, a) else {
         eprintln!("rampart: approval notification suppressed: no signing key for resolve links");
         return;
     };
-    let base = st
-        .config
-        .resolve_base_url
-        .clone()
-        .unwrap_or_else(|| format!("http://localhost:{}", st.config.port));
-    let exp = a.expires_at.timestamp();
     deliver(
         st,
         n,
@@ -315,8 +309,8 @@ pub fn approval(st: &ApiState, a: &Approval) {
             agent: a.call.agent.clone(),
             approval_id: Some(a.id.clone()),
             expires_at: Some(a.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            approve_url: Some(signer.resolve_url(&base, &a.id, LinkDecision::Approve, exp)),
-            deny_url: Some(signer.resolve_url(&base, &a.id, LinkDecision::Deny, exp)),
+            approve_url: Some(approve),
+            deny_url: Some(deny),
         },
     );
 }

@@ -125,7 +125,8 @@ pub async fn record(
     }
 }
 
-fn reply(status: StatusCode, body: Map<String, Value>) -> Response {
+/// A JSON object response with `status`.
+pub fn reply(status: StatusCode, body: Map<String, Value>) -> Response {
     (status, Json(Value::Object(body))).into_response()
 }
 
