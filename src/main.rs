@@ -26,6 +26,8 @@ enum Command {
     Init(cli::init_cmd::InitArgs),
     /// Run the policy server: HTTP API, approvals, dashboard, hot reload.
     Serve(cli::serve_cmd::ServeCmd),
+    /// Summarize decisions over a period (text or a self-contained HTML page).
+    Report(cli::report_cmd::ReportArgs),
     /// Inspect the audit trail: verify, tail, search, stats.
     Audit {
         #[command(subcommand)]
@@ -67,6 +69,7 @@ fn main() {
         Command::Bench(a) => cli::bench_cmd::run(a),
         Command::Init(a) => cli::init_cmd::run(a),
         Command::Serve(a) => cli::serve_cmd::dispatch(a),
+        Command::Report(a) => cli::report_cmd::run(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
         Command::Token(a) => cli::token_cmd::run(a),
         Command::Pending(a) => cli::client_cmd::pending(a),

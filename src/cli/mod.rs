@@ -7,6 +7,7 @@ pub mod init_cmd;
 mod owner_file;
 pub mod policy_cmd;
 mod proc_identity;
+pub mod report_cmd;
 pub mod serve_cmd;
 pub mod serve_process;
 pub mod serve_service;
