@@ -26,6 +26,8 @@ enum Command {
     Init(cli::init_cmd::InitArgs),
     /// Run the policy server: HTTP API, approvals, dashboard, hot reload.
     Serve(cli::serve_cmd::ServeCmd),
+    /// Terminal view of the live feed and pending approvals (approve/deny from the keyboard).
+    Watch(cli::watch_cmd::WatchArgs),
     /// Summarize decisions over a period (text or a self-contained HTML page).
     Report(cli::report_cmd::ReportArgs),
     /// Inspect the audit trail: verify, tail, search, stats.
@@ -70,6 +72,7 @@ fn main() {
         Command::Init(a) => cli::init_cmd::run(a),
         Command::Serve(a) => cli::serve_cmd::dispatch(a),
         Command::Report(a) => cli::report_cmd::run(a),
+        Command::Watch(a) => cli::watch_cmd::run(a),
         Command::Audit { command } => rampart::audit::cli::run(command),
         Command::Token(a) => cli::token_cmd::run(a),
         Command::Pending(a) => cli::client_cmd::pending(a),

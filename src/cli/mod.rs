@@ -14,6 +14,7 @@ pub mod serve_service;
 pub mod status_cmd;
 pub mod test_cmd;
 pub mod token_cmd;
+pub mod watch_cmd;
 
 use std::path::PathBuf;
 
