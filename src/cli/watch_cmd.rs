@@ -217,6 +217,27 @@ fn draw(f: &mut ratatui::Frame, v: &View, list: &mut ListState) {
     f.render_widget(Paragraph::new(help), foot);
 }
 
+/// Handles one key press; `true` means quit.
+fn on_key(c: &Client, v: &mut View, code: KeyCode, mods: KeyModifiers) -> bool {
+    match code {
+        KeyCode::Char('q') | KeyCode::Esc => return true,
+        KeyCode::Char('c') if mods.contains(KeyModifiers::CONTROL) => return true,
+        KeyCode::Up | KeyCode::Char('k') => v.selected = v.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') if v.selected + 1 < v.pending.len() => v.selected += 1,
+        KeyCode::Char(ch @ '1'..='9') => {
+            let i = (ch as usize) - ('1' as usize);
+            if i < v.pending.len() {
+                v.selected = i;
+            }
+        }
+        KeyCode::Char('a') => resolve(c, v, true, false),
+        KeyCode::Char('A') => resolve(c, v, true, true),
+        KeyCode::Char('d') => resolve(c, v, false, false),
+        _ => {}
+    }
+    false
+}
+
 /// Runs `rampart watch`.
 pub fn run(a: WatchArgs) -> anyhow::Result<i32> {
     let client = connect(&a.server, Duration::from_secs(3))?;
@@ -230,36 +251,12 @@ pub fn run(a: WatchArgs) -> anyhow::Result<i32> {
         loop {
             term.draw(|f| draw(f, &view, &mut list))?;
             let wait = every.saturating_sub(last.elapsed());
-            if event::poll(wait)? {
-                if let Event::Key(k) = event::read()? {
-                    if k.kind != KeyEventKind::Press {
-                        continue;
-                    }
-                    match k.code {
-                        KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
-                        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                            return Ok(());
-                        }
-                        KeyCode::Up | KeyCode::Char('k') => {
-                            view.selected = view.selected.saturating_sub(1)
-                        }
-                        KeyCode::Down | KeyCode::Char('j') => {
-                            if view.selected + 1 < view.pending.len() {
-                                view.selected += 1;
-                            }
-                        }
-                        KeyCode::Char(c @ '1'..='9') => {
-                            let i = (c as usize) - ('1' as usize);
-                            if i < view.pending.len() {
-                                view.selected = i;
-                            }
-                        }
-                        KeyCode::Char('a') => resolve(&client, &mut view, true, false),
-                        KeyCode::Char('A') => resolve(&client, &mut view, true, true),
-                        KeyCode::Char('d') => resolve(&client, &mut view, false, false),
-                        _ => {}
-                    }
-                }
+            if event::poll(wait)?
+                && let Event::Key(k) = event::read()?
+                && k.kind == KeyEventKind::Press
+                && on_key(&client, &mut view, k.code, k.modifiers)
+            {
+                return Ok(());
             }
             if last.elapsed() >= every {
                 refresh(&client, &mut view);
