@@ -17,6 +17,7 @@
     tab: 'active',
     events: null,
     eventsRetry: null,
+    streamProbe: null,
     pollTimer: null,
     retryTimer: null,
     approvals: new Map(),
@@ -284,6 +285,9 @@
     es.onerror = () => {
       if (state.events !== es) return;
       setConn('offline', 'Reconnecting…');
+      // Find out soon whether the whole server is gone (the banner) or only the stream.
+      clearTimeout(state.streamProbe);
+      state.streamProbe = setTimeout(refreshApprovals, 5000);
       if (es.readyState === EventSource.CLOSED) {
         // The browser gave up (e.g. an HTTP error). Probe with the header, then retry.
         clearTimeout(state.eventsRetry);
