@@ -323,3 +323,67 @@ fn unreachable_server_shows_banner_with_retry() {
     assert!(d.find("#retry").is_some());
     assert!(!base.is_empty());
 }
+
+#[test]
+fn deny_and_always_allow_with_revoke() {
+    let _g = lock();
+    let Some(d) = Driver::start() else { return };
+    let s = Arc::new(TestServer::start());
+    sign_in(&d, &s);
+    let (tx, rx) = mpsc::channel();
+    let s2 = s.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(exec_call(&s2, "deploy prod", json!({"wait_seconds": 30})));
+    });
+    d.wait_true(
+        "the card to deny",
+        "return document.querySelectorAll('#approvals .approval').length === 1",
+    );
+    d.click("#approvals .approval .deny");
+    let (st, body) = rx.recv_timeout(WAIT).expect("denied request completes");
+    assert_eq!(st, 403, "{body}");
+
+    let (st, b) = exec_call(&s, "deploy staging", json!({"session": "s9"}));
+    assert_eq!(st, 202, "{b}");
+    let id = b["approval_id"].as_str().unwrap_or_default().to_string();
+    d.click("#approvals .approval .always");
+    d.wait_true(
+        "the confirmation dialog",
+        "const dlg = document.getElementById('confirm');
+         return dlg.open && document.getElementById('confirm-text').textContent.includes('deploy staging')",
+    );
+    // Cancel leaves it pending.
+    d.click("#confirm-cancel");
+    d.wait_true(
+        "the dialog to close",
+        "return !document.getElementById('confirm').open",
+    );
+    let (_, one) = get(&s.url(&format!("/v1/approvals/{id}")));
+    assert_eq!(one["status"], "pending");
+    d.click("#approvals .approval .always");
+    d.click("#confirm-ok");
+    d.wait_true(
+        "the card to go",
+        "return document.querySelectorAll('#approvals .approval').length === 0",
+    );
+    let (_, one) = get(&s.url(&format!("/v1/approvals/{id}")));
+    assert_eq!(one["status"], "approved");
+    assert_eq!(one["persisted"], true, "{one}");
+
+    d.click("#tab-policy");
+    d.wait_true(
+        "the always-allowed rule",
+        "const rows = document.querySelectorAll('#auto-rules tr');
+         return rows.length === 1 && rows[0].textContent.includes('deploy staging')",
+    );
+    d.screenshot(&screenshot_dir().join("policy-rule-light.png"));
+    d.click("#auto-rules tr button");
+    d.click("#confirm-ok");
+    d.wait_true(
+        "the rule to be revoked",
+        "return document.querySelectorAll('#auto-rules tr').length === 0
+           && !document.getElementById('auto-empty').hidden",
+    );
+    let (_, rules) = get(&s.url("/v1/rules/auto-allowed"));
+    assert_eq!(rules["rules"], json!([]), "{rules}");
+}

@@ -643,11 +643,11 @@
       if (!pol || typeof pol !== 'object') continue;
       const tools = Array.isArray(pol.match_tools) ? pol.match_tools.map(str).join(', ') : 'any';
       body.appendChild(el('tr', {}, [
-        el('td', { text: str(pol.name) }),
+        el('td', { cls: 'wrap', text: str(pol.name) }),
         el('td', { text: tools + (pol.match_agent ? ' (agent ' + str(pol.match_agent) + ')' : '') }),
         el('td', { text: str(pol.rule_count) }),
         el('td', { text: str(pol.priority) }),
-        el('td', { cls: 'muted', text: str(pol.source_file) }),
+        el('td', { cls: 'muted wrap', text: str(pol.source_file) }),
       ]));
     }
     if (list.length === 0) {
@@ -673,6 +673,7 @@
       ]));
     }
     $('auto-empty').hidden = rules.length > 0;
+    $('auto-table').hidden = rules.length === 0;
   }
 
   async function revokeRule(rule, button) {
