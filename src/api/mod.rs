@@ -1,10 +1,12 @@
 //! The HTTP API (axum): thin handlers over the shared gate. Every `/v1` route is authenticated;
-//! `/healthz` is not; every route refuses foreign Host headers (DNS rebinding).
+//! `/healthz` and the `/dashboard/` shell are not; every route refuses foreign Host headers
+//! (DNS rebinding).
 
 pub mod approvals;
 pub mod audit_routes;
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod error;
 pub mod info;
 pub mod metrics;
@@ -136,6 +138,10 @@ pub fn router(st: Arc<ApiState>) -> Router {
     let admin = admin.route_layer(from_fn_with_state(st.clone(), auth::require_admin));
     Router::new()
         .route("/healthz", get(info::healthz))
+        .route("/dashboard", get(dashboard::redirect))
+        .route("/dashboard/", get(dashboard::index))
+        .route("/dashboard/app.js", get(dashboard::script))
+        .route("/dashboard/app.css", get(dashboard::stylesheet))
         .route(
             "/v1/approvals/{id}/resolve",
             get(approvals::confirm_page).post(approvals::resolve),
