@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
+use crate::engine::Action;
+use crate::engine::explain::{self, Explanation, PolicyOutcome, RuleExplanation};
 use crate::engine::load::{self, LoadError};
 use crate::engine::model::{OneOrMany, PolicyFile, When};
-use crate::engine::{Action, compile};
 
 use super::test_cmd::{self, TestArgs, one_shot_call};
 
@@ -222,47 +221,158 @@ fn lint(file: &std::path::Path) -> anyhow::Result<i32> {
 }
 
 fn explain(target: &str, config: Option<PathBuf>, tool: &str, json: bool) -> anyhow::Result<i32> {
-    let set = crate::engine::resolve::resolve(&crate::engine::resolve::ResolveOptions::new(
-        crate::engine::resolve::Surface::Offline,
-        config,
-    ))
-    .context("loading policy")?;
-    let policy = compile(&set);
+    let policy = super::offline_policy(config)?;
     let call = one_shot_call(tool, target, "");
-    let d = policy.evaluate(&call);
+    let e = explain::explain(&policy, &call);
+    let code = if e.decision.action == Action::Deny {
+        1
+    } else {
+        0
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
-        return Ok(0);
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        print!("{}", render_explanation(target, &e));
     }
-    println!("{tool}: {target}");
-    println!("decision: {} — {}", d.action, d.message);
-    match &d.winner {
-        Some(w) => println!(
-            "decided by: policy {:?} rule {}",
-            w.policy,
-            w.rule_index + 1
-        ),
-        None => println!("decided by: no rule (default or fail-closed check)"),
+    Ok(code)
+}
+
+fn render_rule(out: &mut String, r: &RuleExplanation, indent: &str) {
+    use std::fmt::Write as _;
+    for h in &r.hits {
+        let _ = if h.condition == "default" {
+            writeln!(out, "{indent}default: true — {}", h.source)
+        } else {
+            writeln!(
+                out,
+                "{indent}{} {:?} matched {:?} ({})",
+                h.condition, h.pattern, h.matched, h.source
+            )
+        };
     }
-    for r in &d.also_fired {
-        println!(
-            "also fired: policy {:?} rule {}",
-            r.policy,
-            r.rule_index + 1
+    for n in &r.notes {
+        let _ = writeln!(out, "{indent}note: {n}");
+    }
+}
+
+/// Renders an explanation for people: the command readings, the deciding rule and pattern,
+/// the rules that lost on precedence, and why every other in-scope policy did not fire.
+pub fn render_explanation(target: &str, e: &Explanation) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let d = &e.decision;
+    let _ = writeln!(out, "{}: {target}", e.tool);
+    let _ = writeln!(
+        out,
+        "decision: {} — {}",
+        d.action.as_str().to_uppercase(),
+        d.message
+    );
+    if !e.commands.is_empty() {
+        let _ = writeln!(out, "\ncommands analysed:");
+        for (i, r) in e.commands.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {:?} — {}", i + 1, r.text, r.source);
+        }
+    }
+    if !e.paths.is_empty() {
+        let _ = writeln!(out, "\npath candidates: {}", e.paths.join(", "));
+    }
+    match &e.winner {
+        Some(w) => {
+            let _ = writeln!(
+                out,
+                "\ndecided by: policy {:?} rule {} ({})",
+                w.policy, w.rule, w.action
+            );
+            render_rule(&mut out, w, "  ");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "\ndecided by: no rule — {} (default action or a fail-closed check)",
+                d.message
+            );
+        }
+    }
+    if !e.also_fired.is_empty() {
+        let _ = writeln!(out, "\nalso fired (lower precedence or later in order):");
+        for r in &e.also_fired {
+            let _ = writeln!(
+                out,
+                "  policy {:?} rule {} ({})",
+                r.policy, r.rule, r.action
+            );
+            render_rule(&mut out, r, "    ");
+        }
+    }
+    let mut quiet = Vec::new();
+    let mut not_reached_quiet = Vec::new();
+    let mut detail = String::new();
+    let mut reached_detail = String::new();
+    for o in &e.others {
+        match &o.outcome {
+            PolicyOutcome::NoMatch { near_misses } if near_misses.is_empty() => {
+                quiet.push(o.policy.as_str())
+            }
+            PolicyOutcome::NoMatch { near_misses } => {
+                for r in near_misses {
+                    let _ = writeln!(
+                        detail,
+                        "  policy {:?} rule {} ({}) did not fire:",
+                        r.policy, r.rule, r.action
+                    );
+                    render_rule(&mut detail, r, "    ");
+                }
+            }
+            PolicyOutcome::NotReached { would_fire: None } => {
+                not_reached_quiet.push(o.policy.as_str())
+            }
+            PolicyOutcome::NotReached {
+                would_fire: Some(r),
+            } => {
+                let _ = writeln!(
+                    reached_detail,
+                    "  policy {:?} would fire rule {} ({}):",
+                    r.policy, r.rule, r.action
+                );
+                render_rule(&mut reached_detail, r, "    ");
+            }
+        }
+    }
+    if !detail.is_empty() {
+        let _ = writeln!(out, "\nnear misses:\n{detail}");
+    }
+    if !quiet.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nno rule matched ({} policies): {}",
+            quiet.len(),
+            quiet.join(", ")
         );
     }
-    let in_scope: Vec<&str> = policy
-        .policies
-        .iter()
-        .filter(|p| p.in_scope(&call.tool, &call.agent, &call.session))
-        .map(|p| p.name.as_str())
-        .collect();
-    println!(
-        "policies in scope ({}): {}",
-        in_scope.len(),
-        in_scope.join(", ")
-    );
-    Ok(if d.action == Action::Deny { 1 } else { 0 })
+    if !reached_detail.is_empty() || !not_reached_quiet.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnot evaluated (a deny had already fired; evaluation stops at the first deny):"
+        );
+        out.push_str(&reached_detail);
+        if !not_reached_quiet.is_empty() {
+            let _ = writeln!(
+                out,
+                "  would not fire ({}): {}",
+                not_reached_quiet.len(),
+                not_reached_quiet.join(", ")
+            );
+        }
+    }
+    if !e.out_of_scope.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nout of scope for this tool/agent/session: {} policies",
+            e.out_of_scope.len()
+        );
+    }
+    out
 }
 
 #[cfg(test)]

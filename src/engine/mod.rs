@@ -8,6 +8,7 @@ pub mod compile;
 pub mod decision;
 pub mod duration;
 pub mod eval;
+pub mod explain;
 pub mod fields;
 pub mod glob;
 pub mod load;
