@@ -12,6 +12,7 @@ pub mod explain;
 pub mod fields;
 pub mod glob;
 pub mod load;
+pub mod locate;
 pub mod model;
 pub mod profiles;
 pub mod resolve;
