@@ -445,7 +445,7 @@ pub fn render_explanation(target: &str, e: &Explanation) -> String {
         }
     }
     if !detail.is_empty() {
-        let _ = writeln!(out, "\nnear misses:\n{detail}");
+        let _ = write!(out, "\nnear misses:\n{detail}");
     }
     if !quiet.is_empty() {
         let _ = writeln!(

@@ -182,7 +182,7 @@ pub fn explain_with(set: &CompiledPolicySet, call: &ToolCall, ctx: &EvalContext)
                 .iter()
                 .enumerate()
                 .map(|(k, r)| explain_rule(p, k, r, &view, false))
-                .filter(|e| !e.hits.is_empty())
+                .filter(|e| !e.hits.is_empty() || !e.notes.is_empty())
                 .collect();
             PolicyOutcome::NoMatch { near_misses }
         };
@@ -565,9 +565,15 @@ fn restrictive_hits(r: &CompiledRule, v: &View, e: &mut RuleExplanation) {
             .find_map(|(t, _)| excl(t).map(|q| (t.clone(), q.exact.source().to_string())));
         match group_excl {
             Some((t, q)) if !group_hits.is_empty() => {
+                let pats: Vec<String> = group_hits
+                    .iter()
+                    .map(|h| format!("{} {:?}", h.condition, h.pattern))
+                    .collect();
                 excluded_notes.push(format!(
-                    "{:?} ({}) is excluded by command_not_matches {q:?} (matched {t:?})",
-                    g.reading.text, g.reading.source
+                    "{} matched {:?} ({}), but command_not_matches {q:?} excludes it (matched {t:?})",
+                    pats.join(", "),
+                    g.reading.text,
+                    g.reading.source
                 ));
             }
             _ => e.hits.extend(group_hits),
@@ -612,8 +618,7 @@ fn restrictive_hits(r: &CompiledRule, v: &View, e: &mut RuleExplanation) {
         }
     }
     dedup_hits(&mut e.hits);
-    excluded_notes.dedup();
-    e.notes.extend(excluded_notes);
+    push_notes(&mut e.notes, excluded_notes);
 }
 
 /// Hits of an allow/watch/webhook rule: the pattern covering each component, and the
@@ -621,17 +626,19 @@ fn restrictive_hits(r: &CompiledRule, v: &View, e: &mut RuleExplanation) {
 fn grant_hits(r: &CompiledRule, v: &View, e: &mut RuleExplanation) {
     let c = &r.when;
     let excl = |t: &str| c.cmd_not.iter().find(|q| q.exact.matches(t));
+    let mut notes = Vec::new();
     for t in std::iter::once(&v.raw)
         .chain(std::iter::once(&v.normalized))
         .chain(&v.components)
     {
         if let Some(q) = excl(t) {
-            e.notes.push(format!(
+            notes.push(format!(
                 "{t:?} is excluded by command_not_matches {:?}",
                 q.exact.source()
             ));
         }
     }
+    push_notes(&mut e.notes, notes);
     for p in c.cmd.iter().filter(|p| p.composite) {
         if p.exact.matches(&v.raw) || p.exact.matches(&v.normalized) {
             e.hits.push(hit(
@@ -670,6 +677,14 @@ fn grant_hits(r: &CompiledRule, v: &View, e: &mut RuleExplanation) {
         }
     }
     // A partial cover without a composite hit did not fire; the hits still show how close it came.
+}
+
+fn push_notes(notes: &mut Vec<String>, new: Vec<String>) {
+    for n in new {
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
 }
 
 fn dedup_hits(h: &mut Vec<PatternHit>) {
@@ -737,7 +752,12 @@ mod tests {
         let PolicyOutcome::NoMatch { near_misses } = &ex.outcome else {
             panic!("excl was evaluated first");
         };
-        assert!(near_misses[0].notes.iter().any(|n| n.contains("excluded")));
+        assert!(
+            near_misses[0]
+                .notes
+                .iter()
+                .any(|n| n.contains("command_not_matches \"rm x\" excludes it"))
+        );
         let later = e
             .others
             .iter()
