@@ -18,25 +18,61 @@ use super::model::{DepthBounds, Notify, OneOrMany, When};
 pub struct CmdPattern {
     /// The pattern as written.
     pub exact: CommandGlob,
-    /// The pattern lower-cased.
-    pub folded: CommandGlob,
+    /// The pattern lower-cased, when that differs from the pattern as written.
+    folded: Option<CommandGlob>,
     /// Contains operators or substitutions (explicit composite grant).
     pub composite: bool,
     /// Index in the snapshot's [`Prefilter`].
     pub id: usize,
 }
 
-/// Finds, in one pass over a text, which command patterns could possibly match it: every
-/// pattern's required literal goes into one case-insensitive Aho-Corasick automaton.
+impl CmdPattern {
+    fn new(p: &str) -> CmdPattern {
+        let lower = p.to_lowercase();
+        CmdPattern {
+            exact: CommandGlob::new(p),
+            folded: (lower != p).then(|| CommandGlob::new(&lower)),
+            composite: pattern_is_composite(p),
+            id: 0,
+        }
+    }
+
+    /// The pattern lower-cased (the pattern itself when it has no upper-case letters).
+    pub fn folded(&self) -> &CommandGlob {
+        self.folded.as_ref().unwrap_or(&self.exact)
+    }
+}
+
+/// Finds, in one pass over a text, which command patterns and `command_contains` strings could
+/// possibly match it. Every pattern's required literal (and every contains string) is a
+/// lower-cased ASCII needle; a text's candidate set holds the ids of every needle it contains
+/// (ASCII case-insensitively, with `\` read as `/`, as the globs read it) plus the ids that
+/// have no usable needle. Needles are indexed by their first two bytes, so building the index
+/// is a sort and looking a text up is one bitmap probe per byte.
 #[derive(Debug, Clone, Default)]
 pub struct Prefilter {
-    ac: Option<aho_corasick::AhoCorasick>,
-    /// Needle index → pattern ids.
+    /// Bit `a << 8 | b` set when some needle starts with the bytes `a b`.
+    pairs: Vec<u64>,
+    /// Needles sorted by their first two bytes: `(pair, needle index)`.
+    keys: Vec<(u16, u32)>,
+    /// Needle bytes (lower-cased ASCII, at least 2 bytes).
+    needles: Vec<Box<[u8]>>,
+    /// Needle index → ids.
     owners: Vec<Vec<usize>>,
-    /// Patterns without a usable literal (always candidates).
+    /// Ids without a usable needle (always candidates).
     always: Vec<usize>,
-    /// Number of patterns.
+    /// Number of ids.
     count: usize,
+}
+
+/// How the prefilter reads a text byte: ASCII lower-cased, `\` as `/`.
+#[inline]
+fn fold_byte(b: u8) -> u8 {
+    if b == b'\\' {
+        b'/'
+    } else {
+        b.to_ascii_lowercase()
+    }
 }
 
 impl Prefilter {
@@ -48,67 +84,154 @@ impl Prefilter {
     /// The candidate set of a text: bit `id` set when pattern `id` may match it.
     pub fn candidates(&self, text: &str) -> Vec<u64> {
         let mut bits = vec![0u64; self.words()];
+        self.candidates_into(text, &mut bits);
+        bits
+    }
+
+    /// ORs the candidate set of `text` into `bits` (`words()` long).
+    pub fn candidates_into(&self, text: &str, bits: &mut [u64]) {
         for &i in &self.always {
             bits[i / 64] |= 1 << (i % 64);
         }
-        if let Some(ac) = &self.ac {
-            let owned;
-            let t = if text.contains('\\') {
-                owned = text.replace('\\', "/");
-                owned.as_str()
-            } else {
-                text
-            };
-            for m in ac.find_overlapping_iter(t) {
-                for &i in &self.owners[m.pattern().as_usize()] {
-                    bits[i / 64] |= 1 << (i % 64);
+        if self.keys.is_empty() {
+            return;
+        }
+        let t = text.as_bytes();
+        let mut prev = match t.first() {
+            Some(&b) => fold_byte(b),
+            None => return,
+        };
+        for i in 1..t.len() {
+            let cur = fold_byte(t[i]);
+            let pair = u16::from(prev) << 8 | u16::from(cur);
+            prev = cur;
+            if self.pairs[usize::from(pair) / 64] & (1 << (pair % 64)) == 0 {
+                continue;
+            }
+            let start = i - 1;
+            let rest = &t[start..];
+            let lo = self.keys.partition_point(|(k, _)| *k < pair);
+            for &(k, n) in &self.keys[lo..] {
+                if k != pair {
+                    break;
+                }
+                let needle = &self.needles[n as usize];
+                if needle.len() <= rest.len()
+                    && needle[2..]
+                        .iter()
+                        .zip(&rest[2..])
+                        .all(|(a, b)| *a == fold_byte(*b))
+                {
+                    for &id in &self.owners[n as usize] {
+                        bits[id / 64] |= 1 << (id % 64);
+                    }
                 }
             }
         }
-        bits
+    }
+}
+
+/// Collects needles for the prefilter, one id per pattern or contains string.
+#[derive(Default)]
+struct PrefilterBuilder {
+    /// (lower-cased needle, id).
+    needles: Vec<(String, usize)>,
+    always: Vec<usize>,
+    count: usize,
+}
+
+impl PrefilterBuilder {
+    /// Registers an id whose matches all contain `lit` (ASCII case-insensitively); a literal
+    /// that is too short, not ASCII or holds a `\\` makes the id always a candidate.
+    fn add(&mut self, lit: &str) -> usize {
+        let id = self.count;
+        self.count += 1;
+        if lit.len() < 2 || !lit.is_ascii() || lit.contains('\\') {
+            self.always.push(id);
+        } else {
+            self.needles.push((lit.to_ascii_lowercase(), id));
+        }
+        id
+    }
+
+    fn build(mut self) -> Prefilter {
+        self.needles.sort_unstable();
+        let mut pairs = vec![0u64; 1024];
+        let mut keys: Vec<(u16, u32)> = Vec::new();
+        let mut needles: Vec<Box<[u8]>> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        let mut last: Option<&str> = None;
+        for (n, id) in &self.needles {
+            if last == Some(n.as_str()) {
+                if let Some(o) = owners.last_mut() {
+                    o.push(*id);
+                }
+                continue;
+            }
+            last = Some(n);
+            let b = n.as_bytes();
+            let pair = u16::from(b[0]) << 8 | u16::from(b[1]);
+            pairs[usize::from(pair) / 64] |= 1 << (pair % 64);
+            keys.push((pair, needles.len() as u32));
+            needles.push(b.into());
+            owners.push(vec![*id]);
+        }
+        keys.sort_unstable();
+        Prefilter {
+            pairs,
+            keys,
+            needles,
+            owners,
+            always: self.always,
+            count: self.count,
+        }
+    }
+}
+
+/// A set of prefilter ids, as the words of a candidate set it intersects.
+#[derive(Debug, Clone, Default)]
+pub struct IdMask(Vec<(usize, u64)>);
+
+impl IdMask {
+    fn from_ids(ids: impl IntoIterator<Item = usize>) -> IdMask {
+        let mut m: Vec<(usize, u64)> = Vec::new();
+        for id in ids {
+            let (w, b) = (id / 64, 1u64 << (id % 64));
+            match m.iter_mut().find(|(x, _)| *x == w) {
+                Some((_, bits)) => *bits |= b,
+                None => m.push((w, b)),
+            }
+        }
+        m.sort_unstable();
+        IdMask(m)
+    }
+
+    /// Whether any id of the mask is in the candidate set `bits`.
+    pub fn intersects(&self, bits: &[u64]) -> bool {
+        self.0
+            .iter()
+            .any(|&(w, m)| bits.get(w).is_some_and(|b| b & m != 0))
     }
 }
 
 fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
-    let mut needles: Vec<String> = Vec::new();
-    let mut owners: Vec<Vec<usize>> = Vec::new();
-    let mut always = Vec::new();
-    let mut id = 0;
+    let mut b = PrefilterBuilder::default();
     for p in policies.iter_mut() {
         for r in p.rules.iter_mut() {
-            for pat in r.when.cmd.iter_mut().chain(r.when.cmd_not.iter_mut()) {
-                pat.id = id;
-                let lit = pat.exact.required_literal();
-                if lit.len() < 2 || !lit.is_ascii() {
-                    always.push(id);
-                } else {
-                    let l = lit.to_ascii_lowercase();
-                    match needles.iter().position(|n| *n == l) {
-                        Some(k) => owners[k].push(id),
-                        None => {
-                            needles.push(l);
-                            owners.push(vec![id]);
-                        }
-                    }
-                }
-                id += 1;
+            let c = &mut r.when;
+            for pat in c.cmd.iter_mut().chain(c.cmd_not.iter_mut()) {
+                pat.id = b.add(pat.exact.required_literal());
             }
+            c.contains_ids = c.contains_folded.iter().map(|s| b.add(s)).collect();
+            c.command_gate = IdMask::from_ids(
+                c.cmd
+                    .iter()
+                    .map(|p| p.id)
+                    .chain(c.contains_ids.iter().copied()),
+            );
         }
     }
-    let ac = aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(&needles)
-        .ok();
-    if ac.is_none() {
-        always = (0..id).collect();
-    }
-    Prefilter {
-        ac,
-        owners,
-        always,
-        count: id,
-    }
+    b.build()
 }
 
 /// A compiled path pattern with its load-time symlink-resolved variant.
@@ -182,6 +305,11 @@ pub struct Conditions {
     pub contains: Vec<String>,
     /// `command_contains` lower-cased.
     pub contains_folded: Vec<String>,
+    /// Prefilter ids of `contains_folded`.
+    pub contains_ids: Vec<usize>,
+    /// Prefilter ids of `cmd` and `contains`: a call none of whose texts has one of these
+    /// candidates cannot match the rule's command condition.
+    pub command_gate: IdMask,
     /// `command_env_assignments`.
     pub env: Vec<CommandGlob>,
     /// `path_matches`.
@@ -287,15 +415,7 @@ fn list(v: &Option<OneOrMany>) -> &[String] {
 }
 
 fn cmd_patterns(v: &Option<OneOrMany>) -> Vec<CmdPattern> {
-    list(v)
-        .iter()
-        .map(|p| CmdPattern {
-            exact: CommandGlob::new(p),
-            folded: CommandGlob::new(&p.to_lowercase()),
-            composite: pattern_is_composite(p),
-            id: 0,
-        })
-        .collect()
+    list(v).iter().map(|p| CmdPattern::new(p)).collect()
 }
 
 /// Resolves the literal directory prefix of a pattern through symlinks (load time only).
@@ -354,6 +474,8 @@ fn compile_when(w: Option<&When>) -> Conditions {
             .iter()
             .map(|s| s.to_lowercase())
             .collect(),
+        contains_ids: Vec::new(),
+        command_gate: IdMask::default(),
         env: list(&w.command_env_assignments)
             .iter()
             .map(|p| CommandGlob::new(p))
@@ -534,5 +656,78 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
         sources: set.sources.clone(),
         warnings: set.warnings.clone(),
         prefilter,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(needles: &[String], text: &str) -> Vec<usize> {
+        let t: String = text
+            .chars()
+            .map(|c| {
+                if c == '\\' {
+                    '/'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        needles
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                n.len() < 2
+                    || !n.is_ascii()
+                    || n.contains('\\')
+                    || t.contains(&n.to_ascii_lowercase())
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn fast(needles: &[String], text: &str) -> Vec<usize> {
+        let mut b = PrefilterBuilder::default();
+        for n in needles {
+            b.add(n);
+        }
+        let pf = b.build();
+        let bits = pf.candidates(text);
+        (0..needles.len())
+            .filter(|i| bits[i / 64] & (1 << (i % 64)) != 0)
+            .collect()
+    }
+
+    #[test]
+    fn prefilter_examples() {
+        let needles: Vec<String> = [
+            "rm -rf", "RM", "git push", "x", "é!", "a\\b", "/etc/", "rm -rf",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for t in [
+            "",
+            "r",
+            "RM -RF /",
+            "sudo git PUSH",
+            "cat C:\\etc\\x",
+            "nothing",
+            "xrm",
+        ] {
+            assert_eq!(fast(&needles, t), naive(&needles, t), "text {t:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn prefilter_is_a_superset_of_substring_search(
+            needles in proptest::collection::vec("[a-cA-C/\\\\ é-]{0,4}", 1..40),
+            text in "[a-cA-C/\\\\ é-]{0,30}",
+        ) {
+            prop_assert_eq!(fast(&needles, &text), naive(&needles, &text));
+        }
     }
 }

@@ -441,7 +441,7 @@ fn group_hit(c: &Conditions, g: &Group, with_contains: bool) -> GroupHit {
     let pat = |p: &super::compile::CmdPattern, t: &str, bits: &[u64]| {
         has_bit(bits, p.id)
             && if g.folded {
-                p.folded.matches(t)
+                p.folded().matches(t)
             } else {
                 p.exact.matches(t)
             }

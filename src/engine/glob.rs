@@ -106,7 +106,8 @@ struct Nfa {
 impl Nfa {
     /// Compiles `pattern`; `None` when a class is malformed (the pattern then never matches).
     fn compile(pattern: &str, doublestar: bool, class_matches_slash: bool) -> Option<Nfa> {
-        let chars: Vec<char> = pattern.chars().collect();
+        let mut chars: Vec<char> = Vec::with_capacity(pattern.len());
+        chars.extend(pattern.chars());
         let mut toks = Vec::with_capacity(chars.len());
         let mut i = 0;
         while i < chars.len() {
@@ -144,26 +145,32 @@ impl Nfa {
             }
             i += 1;
         }
-        let prefix = toks
-            .iter()
-            .map_while(|t| match t {
-                Tok::Lit(c) => Some(*c),
-                _ => None,
-            })
-            .collect();
-        let mut needle = String::new();
-        let mut run = String::new();
-        for t in toks.iter().chain(std::iter::once(&Tok::One)) {
+        let lit = |t: &Tok| match t {
+            Tok::Lit(c) => Some(*c),
+            _ => None,
+        };
+        let mut prefix = String::with_capacity(pattern.len());
+        prefix.extend(toks.iter().map_while(lit));
+        // The longest run of literals (the first of equal length).
+        let (mut best, mut run_start) = ((0, 0, 0), 0);
+        let mut run_bytes = 0;
+        for (i, t) in toks.iter().enumerate() {
             match t {
-                Tok::Lit(c) => run.push(*c),
+                Tok::Lit(c) => run_bytes += c.len_utf8(),
                 _ => {
-                    if run.len() > needle.len() {
-                        needle = std::mem::take(&mut run);
+                    if run_bytes > best.2 {
+                        best = (run_start, i, run_bytes);
                     }
-                    run.clear();
+                    run_start = i + 1;
+                    run_bytes = 0;
                 }
             }
         }
+        if run_bytes > best.2 {
+            best = (run_start, toks.len(), run_bytes);
+        }
+        let mut needle = String::with_capacity(best.2);
+        needle.extend(toks[best.0..best.1].iter().filter_map(lit));
         Some(Nfa {
             toks,
             prefix,
@@ -315,6 +322,15 @@ fn parse_class(chars: &[char], mut i: usize) -> Option<(Tok, usize)> {
     }
 }
 
+/// `s` with every `\\` read as `/` (borrowed when there is none).
+fn slashed(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\\') {
+        std::borrow::Cow::Owned(s.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// How a [`CommandGlob`] matches.
 #[derive(Debug, Clone)]
 enum CommandKind {
@@ -345,7 +361,7 @@ pub struct CommandGlob {
 impl CommandGlob {
     /// Compiles `pattern` (limits are checked separately by [`check_limits`]).
     pub fn new(pattern: &str) -> CommandGlob {
-        let p = pattern.replace('\\', "/");
+        let p = slashed(pattern);
         let kind = if p.is_empty() || check_limits(&p).is_err() {
             CommandKind::Never
         } else if p == "*" {
