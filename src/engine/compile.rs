@@ -222,7 +222,14 @@ fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
             for pat in c.cmd.iter_mut().chain(c.cmd_not.iter_mut()) {
                 pat.id = b.add(pat.exact.required_literal());
             }
-            c.contains_ids = c.contains_folded.iter().map(|s| b.add(s)).collect();
+            // Grant rules look for the string as written, restrictive ones for it lower-cased:
+            // the needle serves both only when the string is ASCII.
+            c.contains_ids = c
+                .contains
+                .iter()
+                .zip(&c.contains_folded)
+                .map(|(s, f)| b.add(if s.is_ascii() { f } else { "" }))
+                .collect();
             c.command_gate = IdMask::from_ids(
                 c.cmd
                     .iter()
@@ -408,6 +415,67 @@ pub struct CompiledPolicySet {
     pub warnings: Vec<String>,
     /// Literal prefilter over every command pattern.
     pub prefilter: Prefilter,
+    /// For each tool name written in a scope or reserved by the engine, the indices of the
+    /// policies whose tool globs take it (agent and session still to check).
+    tool_index: Vec<(String, Vec<usize>)>,
+}
+
+/// Tool classes the engine reserves (see `call::canonical_tool`).
+const RESERVED_TOOLS: &[&str] = &[
+    "exec",
+    "read",
+    "write",
+    "edit",
+    "fetch",
+    "agent",
+    "mcp",
+    "mcp-dangerous",
+    "mcp-destructive",
+    "web_fetch",
+    "web_search",
+    "http",
+    "browser",
+];
+
+fn build_tool_index(policies: &[CompiledPolicy]) -> Vec<(String, Vec<usize>)> {
+    let mut names: Vec<&str> = RESERVED_TOOLS.to_vec();
+    for p in policies {
+        for t in &p.tools {
+            if !names.contains(&t.source()) {
+                names.push(t.source());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            let idx = policies
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.tools.is_empty() || p.tools.iter().any(|t| t.matches(n)))
+                .map(|(i, _)| i)
+                .collect();
+            (n.to_string(), idx)
+        })
+        .collect()
+}
+
+impl CompiledPolicySet {
+    /// The policies in scope for a call of `tool` by `agent` in `session`, in priority order.
+    pub fn in_scope(&self, tool: &str, agent: &str, session: &str) -> Vec<&CompiledPolicy> {
+        match self.tool_index.iter().find(|(n, _)| n == tool) {
+            Some((_, idx)) => idx
+                .iter()
+                .map(|&i| &self.policies[i])
+                .filter(|p| p.agent.matches(agent) && p.session.matches(session))
+                .collect(),
+            None => self
+                .policies
+                .iter()
+                .filter(|p| p.in_scope(tool, agent, session))
+                .collect(),
+        }
+    }
 }
 
 fn list(v: &Option<OneOrMany>) -> &[String] {
@@ -646,6 +714,7 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
     }
     policies.sort_by_key(|p| (p.priority, p.order));
     let prefilter = build_prefilter(&mut policies);
+    let tool_index = build_tool_index(&policies);
     CompiledPolicySet {
         default_action: set.default_action.unwrap_or(Action::Deny),
         policies,
@@ -656,6 +725,7 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
         sources: set.sources.clone(),
         warnings: set.warnings.clone(),
         prefilter,
+        tool_index,
     }
 }
 

@@ -48,50 +48,138 @@ pub struct EvalContext<'a> {
     pub default_deny: bool,
 }
 
-/// One candidate group: a component and every reading of it.
+/// A fast, non-cryptographic hasher for the per-call text tables (keys are short strings).
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// Every text of one analysed command, each stored once with its prefilter candidate set.
 #[derive(Debug, Default)]
-struct Group {
+struct Texts {
+    strs: Vec<String>,
+    /// `words` candidate words per text, in text order.
+    bits: Vec<u64>,
+    words: usize,
+    /// The union of every text's candidate set: a rule whose command gate misses it cannot
+    /// match any text of this call.
+    union: Vec<u64>,
+    /// Text → id, once there are enough texts for a linear search to cost more.
+    index: FxMap<String, u32>,
+}
+
+/// Texts up to this many are found by a linear search.
+const LINEAR_TEXTS: usize = 16;
+
+impl Texts {
+    fn new(pf: &Prefilter) -> Texts {
+        let words = pf.words();
+        Texts {
+            words,
+            union: vec![0; words],
+            ..Default::default()
+        }
+    }
+
+    /// The id of `s`, adding it (and its candidate set) when new.
+    fn id(&mut self, s: &str, pf: &Prefilter) -> u32 {
+        if self.strs.len() <= LINEAR_TEXTS {
+            if let Some(i) = self.strs.iter().position(|t| t == s) {
+                return i as u32;
+            }
+        } else if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let id = self.strs.len() as u32;
+        let at = self.bits.len();
+        self.bits.resize(at + self.words, 0);
+        pf.candidates_into(s, &mut self.bits[at..]);
+        for (u, b) in self.union.iter_mut().zip(&self.bits[at..]) {
+            *u |= b;
+        }
+        self.strs.push(s.to_string());
+        if self.strs.len() > LINEAR_TEXTS {
+            if self.index.is_empty() {
+                for (i, t) in self.strs.iter().enumerate() {
+                    self.index.insert(t.clone(), i as u32);
+                }
+            } else {
+                self.index.insert(s.to_string(), id);
+            }
+        }
+        id
+    }
+
+    /// The id of `s` lower-cased, given the id of `s`.
+    fn lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
+        let s = &self.strs[id as usize];
+        if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return id;
+        }
+        let l = s.to_lowercase();
+        if l == *s {
+            return id;
+        }
+        self.id(&l, pf)
+    }
+
+    fn str(&self, id: u32) -> &str {
+        &self.strs[id as usize]
+    }
+
+    fn bits(&self, id: u32) -> &[u64] {
+        let at = id as usize * self.words;
+        &self.bits[at..at + self.words]
+    }
+}
+
+/// One candidate group, as texts: a component and every reading of it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct RawGroup {
     /// Texts matched directly (component, bodies, normalized forms, alternate readings).
     direct: Vec<String>,
     /// Texts checked against exclusions.
     excl: Vec<String>,
     /// Canonical rm/find aliases (excluded only individually).
     aliases: Vec<String>,
+}
+
+/// One candidate group, as ids into the call's [`Texts`].
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+struct Group {
+    /// Texts matched directly (component, bodies, normalized forms, alternate readings).
+    direct: Vec<u32>,
+    /// Texts checked against exclusions.
+    excl: Vec<u32>,
+    /// Canonical rm/find aliases (excluded only individually).
+    aliases: Vec<u32>,
+    /// `direct` lower-cased, for case-insensitive `command_contains`.
+    lower: Vec<u32>,
     /// Whether texts are case-folded (match folded patterns).
     folded: bool,
-    /// `direct` lower-cased, for case-insensitive `command_contains`.
-    lower: Vec<String>,
-    /// Prefilter candidate sets of `direct`, `aliases` and `excl`.
-    direct_bits: Vec<Vec<u64>>,
-    alias_bits: Vec<Vec<u64>>,
-    excl_bits: Vec<Vec<u64>>,
 }
 
 fn has_bit(bits: &[u64], i: usize) -> bool {
     bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-}
-
-impl Group {
-    /// Computes prefilter candidate sets for every text (cached across groups).
-    fn index(&mut self, pf: &Prefilter, cache: &mut HashMap<String, Vec<u64>>) {
-        let mut get = |t: &String| {
-            cache
-                .entry(t.clone())
-                .or_insert_with(|| pf.candidates(t))
-                .clone()
-        };
-        self.direct_bits = self.direct.iter().map(&mut get).collect();
-        self.alias_bits = self.aliases.iter().map(&mut get).collect();
-        self.excl_bits = self.excl.iter().map(&mut get).collect();
-    }
-}
-
-impl Group {
-    /// Fills the lower-cased texts once the group is complete.
-    fn finish(mut self) -> Group {
-        self.lower = self.direct.iter().map(|t| t.to_lowercase()).collect();
-        self
-    }
 }
 
 /// The analysed command, shared by every rule of one evaluation.
@@ -102,14 +190,25 @@ struct CommandView {
     /// Lower-cased NormalizeCommand(raw), when the raw text has quotes or backslashes.
     norm_folded: Option<String>,
     grant: GrantView,
+    /// Ids of `grant.components`.
+    component_ids: Vec<u32>,
+    /// Ids of `raw` and `grant.normalized`.
+    raw_id: u32,
+    normalized_id: u32,
     /// Groups tied to grant components (reference semantics).
     groups: Vec<Group>,
     /// The whole command when it has several components (untied fallback).
     raw_group: Option<Group>,
-    /// Further readings: case-folded and parser-derived. Restrictive only.
+    /// Further readings: case-folded and parser-derived. Restrictive only. A reading identical
+    /// to a group of `groups` or to an earlier one is left out: it could only repeat a result
+    /// that already counts (a live tied group makes the reference reading match).
     extra: Vec<Group>,
     /// Too many rm aliases: rules with command patterns fail closed.
     alias_overflow: bool,
+    /// Every text above with its prefilter candidates.
+    texts: Texts,
+    /// Built by the plain-words fast path (no assignments to report, see [`plain_words`]).
+    plain: bool,
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -119,8 +218,8 @@ fn push_unique(v: &mut Vec<String>, s: String) {
 }
 
 /// Builds a group from one component text.
-fn group_for(text: &str, overflow: &mut bool) -> Group {
-    let mut g = Group::default();
+fn group_for(text: &str, overflow: &mut bool) -> RawGroup {
+    let mut g = RawGroup::default();
     let mut base = vec![text.to_string()];
     for b in body_variants(text) {
         push_unique(&mut base, b);
@@ -143,29 +242,189 @@ fn group_for(text: &str, overflow: &mut bool) -> Group {
     g
 }
 
-fn fold_group(g: &Group) -> Group {
+fn fold_group(g: &RawGroup) -> RawGroup {
     let f = |v: &Vec<String>| v.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
-    Group {
+    RawGroup {
         direct: f(&g.direct),
         excl: f(&g.excl),
         aliases: f(&g.aliases),
-        folded: true,
-        ..Default::default()
     }
-    .finish()
+}
+
+/// First words that make a plain command more than its words: wrappers the compatibility
+/// reading unwraps, shells, rm/find aliases, multi-call binaries, `eval`, shell keywords that
+/// body variants peel, and assignment builtins (compared lower-cased).
+const NOT_PLAIN_FIRST: &[&str] = &[
+    "command",
+    "exec",
+    "nohup",
+    "env",
+    "nice",
+    "timeout",
+    "setsid",
+    "stdbuf",
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ash",
+    "ksh",
+    "cmd",
+    "cmd.exe",
+    "powershell",
+    "powershell.exe",
+    "pwsh",
+    "pwsh.exe",
+    "busybox",
+    "toybox",
+    "rm",
+    "find",
+    "eval",
+    "case",
+    "if",
+    "elif",
+    "while",
+    "until",
+    "then",
+    "do",
+    "else",
+    "export",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "set",
+    "setx",
+];
+
+/// Whether `raw` is plain words — ASCII letters, digits and `-_./:,@+%=` separated by single
+/// spaces — whose compatibility reading is the text itself: one segment and component, no
+/// substitutions, nothing to unwrap or peel (see [`NOT_PLAIN_FIRST`]; the last word is no
+/// `fi`/`done`/`esac`), no other spelling of the executable (its first word has no `/`), no rm
+/// or find alias and no assignment (no `=` in the first word).
+fn plain_words(raw: &str) -> bool {
+    const PUNCT: &[u8] = b" -_./:,@+%=";
+    if raw.is_empty()
+        || raw.starts_with(' ')
+        || raw.ends_with(' ')
+        || raw.contains("  ")
+        || !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || PUNCT.contains(&b))
+    {
+        return false;
+    }
+    let first = raw.split(' ').next().unwrap_or_default();
+    let last = raw.rsplit(' ').next().unwrap_or_default();
+    !first.contains(['=', '/'])
+        && !NOT_PLAIN_FIRST
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(first))
+        && !matches!(last, "fi" | "done" | "esac")
+}
+
+/// Builds the interned groups of one call.
+struct ViewBuilder<'a> {
+    pf: &'a Prefilter,
+    texts: Texts,
+    /// group_for results by text, with their overflow flag.
+    memo: FxMap<String, (RawGroup, bool)>,
+    overflow: bool,
+}
+
+impl ViewBuilder<'_> {
+    fn group_for(&mut self, text: &str) -> RawGroup {
+        if let Some((g, of)) = self.memo.get(text) {
+            self.overflow |= *of;
+            return g.clone();
+        }
+        let mut of = false;
+        let g = group_for(text, &mut of);
+        self.overflow |= of;
+        self.memo.insert(text.to_string(), (g.clone(), of));
+        g
+    }
+
+    fn intern(&mut self, g: &RawGroup, folded: bool) -> Group {
+        let pf = self.pf;
+        let mut ids = |v: &Vec<String>| v.iter().map(|t| self.texts.id(t, pf)).collect::<Vec<_>>();
+        let direct = ids(&g.direct);
+        let excl = ids(&g.excl);
+        let aliases = ids(&g.aliases);
+        let lower = direct
+            .iter()
+            .map(|&id| self.texts.lower_id(id, pf))
+            .collect();
+        Group {
+            direct,
+            excl,
+            aliases,
+            lower,
+            folded,
+        }
+    }
 }
 
 impl CommandView {
     fn build(raw_in: &str, pf: &Prefilter) -> CommandView {
         let raw = command::sanitize(raw_in);
+        let analysis = shell::analyze(&raw);
+        if plain_words(&raw)
+            && let [c] = analysis.commands.as_slice()
+            && c.redirects.is_empty()
+            && c.assignments.is_empty()
+            && c.argv.join(" ") == raw
+        {
+            return CommandView::plain(raw, pf);
+        }
+        CommandView::general(raw, &analysis, pf)
+    }
+
+    /// The view of a plain-words command, as [`CommandView::general`] would build it: the text
+    /// is its own single component, normalized form and only reading; the parser sees the
+    /// same one command; the only extra reading is the lower-cased text.
+    fn plain(raw: String, pf: &Prefilter) -> CommandView {
+        let mut texts = Texts::new(pf);
+        let id = texts.id(&raw, pf);
+        let lower = texts.lower_id(id, pf);
+        let group = |t: u32, folded: bool| Group {
+            direct: vec![t],
+            excl: vec![t],
+            aliases: Vec::new(),
+            lower: vec![lower],
+            folded,
+        };
+        CommandView {
+            raw_folded: texts.str(lower).to_string(),
+            norm_folded: None,
+            grant: GrantView {
+                normalized: raw.clone(),
+                composite: false,
+                components: vec![raw.clone()],
+            },
+            component_ids: vec![id],
+            raw_id: id,
+            normalized_id: id,
+            groups: vec![group(id, false)],
+            raw_group: None,
+            extra: vec![group(lower, true)],
+            alias_overflow: false,
+            texts,
+            plain: true,
+            raw,
+        }
+    }
+
+    fn general(raw: String, analysis: &shell::ShellAnalysis, pf: &Prefilter) -> CommandView {
         let grant = grant_view(&raw);
-        let mut overflow = false;
-        let mut groups: Vec<Group> = grant
-            .components
-            .iter()
-            .map(|c| group_for(c, &mut overflow))
-            .collect();
-        let raw_g = group_for(&raw, &mut overflow);
+        let mut b = ViewBuilder {
+            pf,
+            texts: Texts::new(pf),
+            memo: FxMap::default(),
+            overflow: false,
+        };
+        let mut groups: Vec<RawGroup> = grant.components.iter().map(|c| b.group_for(c)).collect();
+        let raw_g = b.group_for(&raw);
         let raw_group = if groups.len() == 1 {
             // A single component: the whole command is that component.
             let g = &mut groups[0];
@@ -182,53 +441,109 @@ impl CommandView {
         } else {
             Some(raw_g)
         };
-        let groups: Vec<Group> = groups.into_iter().map(Group::finish).collect();
-        let raw_group = raw_group.map(Group::finish);
-        let mut extra: Vec<Group> = groups.iter().map(fold_group).collect();
-        if let Some(r) = &raw_group {
-            extra.push(fold_group(r));
-        }
+        // Extra readings, in order: the folded groups, then per parser command its heredoc
+        // segments (folded, then as written) and the command (folded, then as written).
+        let mut extra_raw: Vec<(RawGroup, bool)> = groups
+            .iter()
+            .chain(raw_group.iter())
+            .map(|g| (fold_group(g), true))
+            .collect();
         // Commands the bash parser finds: behind sudo/xargs/find -exec/ssh, in heredocs fed
         // to shells, in substitutions, in any letter case.
-        let analysis = shell::analyze(&raw);
         for c in &analysis.commands {
             let text = c.argv.join(" ");
-            let mut g = group_for(&text, &mut overflow);
+            let mut g = b.group_for(&text);
             for r in &c.redirects {
                 if !r.heredoc.is_empty() {
                     for seg in split_compound(&r.heredoc) {
-                        let hg = group_for(&seg, &mut overflow);
-                        extra.push(fold_group(&hg));
-                        extra.push(hg.finish());
+                        let hg = b.group_for(&seg);
+                        extra_raw.push((fold_group(&hg), true));
+                        extra_raw.push((hg, false));
                     }
                 }
             }
             g.direct.retain(|t| !t.is_empty());
-            extra.push(fold_group(&g));
-            extra.push(g.finish());
+            extra_raw.push((fold_group(&g), true));
+            extra_raw.push((g, false));
+        }
+        let groups: Vec<Group> = groups.iter().map(|g| b.intern(g, false)).collect();
+        let raw_group = raw_group.map(|g| b.intern(&g, false));
+        let mut seen: std::collections::HashSet<Group, std::hash::BuildHasherDefault<FxHasher>> =
+            groups.iter().cloned().collect();
+        let mut extra = Vec::new();
+        for (g, folded) in &extra_raw {
+            let g = b.intern(g, *folded);
+            if seen.insert(g.clone()) {
+                extra.push(g);
+            }
         }
         let raw_folded = raw.to_lowercase();
         let norm_folded = (raw.contains(['\'', '"', '\\'])).then(|| normalize(&raw).to_lowercase());
-        let mut cache = HashMap::new();
-        let mut groups = groups;
-        let mut raw_group = raw_group;
-        for g in groups
-            .iter_mut()
-            .chain(raw_group.iter_mut())
-            .chain(extra.iter_mut())
-        {
-            g.index(pf, &mut cache);
+        // Every text a rule may read is in the table, so the union of candidates covers them.
+        let raw_id = b.texts.id(&raw, pf);
+        let normalized_id = b.texts.id(&grant.normalized, pf);
+        let component_ids = grant.components.iter().map(|c| b.texts.id(c, pf)).collect();
+        b.texts.id(&raw_folded, pf);
+        if let Some(n) = &norm_folded {
+            b.texts.id(n, pf);
         }
         CommandView {
             raw,
             raw_folded,
             norm_folded,
             grant,
+            component_ids,
+            raw_id,
+            normalized_id,
             groups,
             raw_group,
             extra,
-            alias_overflow: overflow,
+            alias_overflow: b.overflow,
+            texts: b.texts,
+            plain: false,
         }
+    }
+
+    /// Renders the view's readings as text (ids resolved), for comparing two builds.
+    #[cfg(test)]
+    fn render(&self) -> String {
+        let g = |g: &Group| {
+            let t = |v: &Vec<u32>| v.iter().map(|&i| self.texts.str(i)).collect::<Vec<_>>();
+            format!(
+                "direct={:?} excl={:?} aliases={:?} lower={:?} folded={}",
+                t(&g.direct),
+                t(&g.excl),
+                t(&g.aliases),
+                t(&g.lower),
+                g.folded
+            )
+        };
+        let mut all: Vec<&str> = self.texts.strs.iter().map(String::as_str).collect();
+        all.sort_unstable();
+        let mut out = format!("texts={all:?}\n");
+        out += &format!(
+            "raw={:?} raw_folded={:?} norm_folded={:?} grant={:?} overflow={}\n",
+            self.raw, self.raw_folded, self.norm_folded, self.grant, self.alias_overflow
+        );
+        out += &format!(
+            "raw_id={:?} normalized_id={:?} components={:?}\n",
+            self.texts.str(self.raw_id),
+            self.texts.str(self.normalized_id),
+            self.component_ids
+                .iter()
+                .map(|&i| self.texts.str(i))
+                .collect::<Vec<_>>()
+        );
+        for x in &self.groups {
+            out += &format!("group {}\n", g(x));
+        }
+        if let Some(x) = &self.raw_group {
+            out += &format!("raw_group {}\n", g(x));
+        }
+        for x in &self.extra {
+            out += &format!("extra {}\n", g(x));
+        }
+        out
     }
 }
 
@@ -276,11 +591,16 @@ impl<'a> CallView<'a> {
     }
 
     fn env_names(&self) -> &[String] {
-        self.env_names
-            .get_or_init(|| match self.fields.command.as_deref() {
+        self.env_names.get_or_init(|| {
+            // Plain words assign nothing (see `plain_words`).
+            if self.command().is_some_and(|v| v.plain) {
+                return Vec::new();
+            }
+            match self.fields.command.as_deref() {
                 Some(c) => env_assignment_names(&command::sanitize(c)),
                 None => Vec::new(),
-            })
+            }
+        })
     }
 }
 
@@ -437,35 +757,40 @@ struct GroupHit {
     live: bool,
 }
 
-fn group_hit(c: &Conditions, g: &Group, with_contains: bool) -> GroupHit {
-    let pat = |p: &super::compile::CmdPattern, t: &str, bits: &[u64]| {
-        has_bit(bits, p.id)
+fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) -> GroupHit {
+    let texts = &v.texts;
+    let pat = |p: &super::compile::CmdPattern, id: u32| {
+        has_bit(texts.bits(id), p.id)
             && if g.folded {
-                p.folded().matches(t)
+                p.folded().matches(texts.str(id))
             } else {
-                p.exact.matches(t)
+                p.exact.matches(texts.str(id))
             }
     };
-    let excluded = |t: &str, bits: &[u64]| c.cmd_not.iter().any(|p| pat(p, t, bits));
-    let normal = g
-        .direct
-        .iter()
-        .zip(&g.direct_bits)
-        .any(|(t, b)| c.cmd.iter().any(|p| pat(p, t, b)))
+    let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
+    let normal = g.direct.iter().any(|&id| c.cmd.iter().any(|p| pat(p, id)))
         || (with_contains
-            && g.lower
-                .iter()
-                .any(|t| c.contains_folded.iter().any(|s| t.contains(s.as_str()))));
-    let alias_hits: Vec<(&String, &Vec<u64>)> = g
-        .aliases
-        .iter()
-        .zip(&g.alias_bits)
-        .filter(|(a, b)| c.cmd.iter().any(|p| pat(p, a, b)))
-        .collect();
-    let group_excluded = normal && g.excl.iter().zip(&g.excl_bits).any(|(t, b)| excluded(t, b));
-    let live = (normal && !group_excluded) || alias_hits.iter().any(|(a, b)| !excluded(a, b));
+            && g.lower.iter().any(|&id| {
+                c.contains_folded
+                    .iter()
+                    .zip(&c.contains_ids)
+                    .any(|(s, &k)| has_bit(texts.bits(id), k) && texts.str(id).contains(s.as_str()))
+            }));
+    let mut alias_hit = false;
+    let mut alias_live = false;
+    for &a in &g.aliases {
+        if c.cmd.iter().any(|p| pat(p, a)) {
+            alias_hit = true;
+            if !excluded(a) {
+                alias_live = true;
+                break;
+            }
+        }
+    }
+    let group_excluded = normal && g.excl.iter().any(|&id| excluded(id));
+    let live = (normal && !group_excluded) || alias_live;
     GroupHit {
-        positive: normal || !alias_hits.is_empty(),
+        positive: normal || alias_hit,
         live,
     }
 }
@@ -490,7 +815,7 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
     let mut positive = false;
     let mut live = false;
     for g in &v.groups {
-        let h = group_hit(c, g, has_c);
+        let h = group_hit(c, v, g, has_c);
         positive |= h.positive;
         live |= h.live;
     }
@@ -500,33 +825,40 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
         raw_contains
             || v.raw_group
                 .as_ref()
-                .is_some_and(|g| group_hit(c, g, has_c).positive)
+                .is_some_and(|g| group_hit(c, v, g, has_c).positive)
     };
-    reference || v.extra.iter().any(|g| group_hit(c, g, has_c).live)
+    reference || v.extra.iter().any(|g| group_hit(c, v, g, has_c).live)
 }
 
 /// Grant command matching: every component covered by this rule (or an explicit composite).
 fn grant_command(c: &Conditions, v: &CommandView) -> bool {
     let g = &v.grant;
-    let excluded = |t: &str| c.cmd_not.iter().any(|p| p.exact.matches(t));
-    if excluded(&v.raw) || excluded(&g.normalized) || g.components.iter().any(|t| excluded(t)) {
+    let texts = &v.texts;
+    let pat = |p: &super::compile::CmdPattern, id: u32| {
+        has_bit(texts.bits(id), p.id) && p.exact.matches(texts.str(id))
+    };
+    let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
+    if excluded(v.raw_id)
+        || excluded(v.normalized_id)
+        || v.component_ids.iter().any(|&id| excluded(id))
+    {
         return false;
     }
     if g.composite
         && c.cmd
             .iter()
-            .any(|p| p.composite && (p.exact.matches(&v.raw) || p.exact.matches(&g.normalized)))
+            .any(|p| p.composite && (pat(p, v.raw_id) || pat(p, v.normalized_id)))
     {
         return true;
     }
-    if g.components.is_empty() {
+    if v.component_ids.is_empty() {
         return false;
     }
-    g.components.iter().all(|comp| {
-        c.cmd.iter().any(|p| p.exact.matches(comp))
-            || c.contains
-                .iter()
-                .any(|s| !s.is_empty() && comp.contains(s.as_str()))
+    v.component_ids.iter().all(|&id| {
+        c.cmd.iter().any(|p| pat(p, id))
+            || c.contains.iter().zip(&c.contains_ids).any(|(s, &k)| {
+                !s.is_empty() && has_bit(texts.bits(id), k) && texts.str(id).contains(s.as_str())
+            })
     })
 }
 
@@ -573,6 +905,11 @@ fn rule_matches(rule: &CompiledRule, v: &CallView, ctx: &EvalContext) -> bool {
     let restrictive = rule.action.is_restrictive();
     if !c.cmd.is_empty() || !c.contains.is_empty() {
         let Some(cmd) = v.command() else { return false };
+        // No text of the call holds a literal the command condition needs.
+        let fail_closed = restrictive && !c.cmd.is_empty() && cmd.alias_overflow;
+        if !fail_closed && !c.command_gate.intersects(&cmd.texts.union) {
+            return false;
+        }
         let ok = if restrictive {
             restrictive_command(c, cmd)
         } else {
@@ -728,11 +1065,7 @@ impl CompiledPolicySet {
             env_names: OnceCell::new(),
         };
         let now = now_unix(ctx);
-        let scoped: Vec<&CompiledPolicy> = self
-            .policies
-            .iter()
-            .filter(|p| p.in_scope(&call.tool, &call.agent, &call.session))
-            .collect();
+        let scoped = self.in_scope(&call.tool, &call.agent, &call.session);
         let durable = scoped
             .iter()
             .filter(|p| p.origin.is_durable())
@@ -841,11 +1174,7 @@ impl CompiledPolicySet {
         if let Err(msg) = fields::extract(call) {
             return Decision::bare(Action::Deny, msg);
         }
-        let scoped: Vec<&CompiledPolicy> = self
-            .policies
-            .iter()
-            .filter(|p| p.in_scope(&call.tool, &call.agent, &call.session))
-            .collect();
+        let scoped = self.in_scope(&call.tool, &call.agent, &call.session);
         if scoped.is_empty() {
             return Decision::bare(Action::Allow, "no matching policy; response allowed");
         }
@@ -936,4 +1265,149 @@ fn build_decision(fired: &[Fired], win: usize, view: &CallView) -> Decision {
     }
     d.winner = Some(winner);
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::compile;
+    use crate::engine::resolve::embedded;
+    use proptest::prelude::*;
+
+    fn standard_prefilter() -> &'static Prefilter {
+        static PF: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+        PF.get_or_init(|| compile(&embedded("standard").expect("standard")).prefilter)
+    }
+
+    /// The fast path and the general path build the same view (and plain words assign nothing).
+    fn same_view(cmd: &str) {
+        let pf = standard_prefilter();
+        let fast = CommandView::build(cmd, pf);
+        let raw = command::sanitize(cmd);
+        let general = CommandView::general(raw.clone(), &shell::analyze(&raw), pf);
+        assert_eq!(fast.render(), general.render(), "command {cmd:?}");
+        assert_eq!(fast.texts.union, general.texts.union, "command {cmd:?}");
+        if fast.plain {
+            assert!(env_assignment_names(&raw).is_empty(), "command {cmd:?}");
+        }
+    }
+
+    #[test]
+    fn plain_words_examples() {
+        for c in [
+            "git status",
+            "ls -la",
+            "cargo test --workspace",
+            "GIT STATUS",
+            "Rm -rf /",
+            "rm -rf /",
+            "/bin/rm -rf /",
+            "sudo rm -rf /",
+            "echo done",
+            "for x in a b",
+            "time rm -rf /",
+            "xargs rm -rf",
+            "FOO=bar git status",
+            "git -c a=b status",
+            "env",
+            "nice -n5 rm -rf /",
+            "busybox rm -rf /",
+            "find . -delete",
+            "if true",
+            "select x in a",
+            "function f",
+            "coproc x",
+            "ssh host rm -rf /",
+            "watch rm -rf /",
+            "set X=1",
+            "export X",
+            "doas rm -rf /",
+            "git  status",
+            " git status",
+            "%1",
+            ":",
+        ] {
+            same_view(c);
+        }
+        assert!(CommandView::build("git status", standard_prefilter()).plain);
+        assert!(!CommandView::build("sudo rm -rf /", standard_prefilter()).plain);
+    }
+
+    const WORDS: &[&str] = &[
+        "git",
+        "status",
+        "rm",
+        "-rf",
+        "/",
+        "sudo",
+        "xargs",
+        "time",
+        "env",
+        "FOO=bar",
+        "a=b",
+        "bash",
+        "-c",
+        "find",
+        ".",
+        "-delete",
+        "done",
+        "fi",
+        "esac",
+        "if",
+        "for",
+        "in",
+        "do",
+        "then",
+        "Remove-Item",
+        "cmd",
+        "/c",
+        "del",
+        "python3",
+        "-m",
+        "pytest",
+        "ssh",
+        "host",
+        "curl",
+        "https://x.y/z",
+        "RM",
+        "-RF",
+        "exec",
+        "eval",
+        "~/.ssh/id_rsa",
+        "nohup",
+        "timeout",
+        "5s",
+        "docker",
+        "kubectl",
+        "chroot",
+        "strace",
+        "su",
+        "watch",
+        "flock",
+        "/bin/rm",
+        "set",
+        "export",
+        "declare",
+        "npm",
+        "install",
+        "%",
+        ":",
+        "+x",
+        "@",
+        "a,b",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn plain_fast_path_matches_general(words in proptest::collection::vec(0..WORDS.len(), 1..6)) {
+            let cmd = words.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ");
+            same_view(&cmd);
+        }
+
+        #[test]
+        fn fast_path_matches_general_on_any_text(cmd in "[a-zA-Z0-9 /=.:%@+,_-]{0,24}") {
+            same_view(&cmd);
+        }
+    }
 }
