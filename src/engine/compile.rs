@@ -9,7 +9,7 @@ use regex::Regex;
 use super::command::pattern_is_composite;
 use super::decision::{Action, AskOptions, WebhookConfig};
 use super::duration::{parse_go_duration, parse_rfc3339};
-use super::glob::{CommandGlob, DomainGlob, PathGlob};
+use super::glob::{CommandGlob, DomainGlob, MAX_VALUE_BYTES, PathGlob};
 use super::load::{Origin, PolicySet, parse_rule_action};
 use super::model::{DepthBounds, Notify, OneOrMany, When};
 
@@ -44,11 +44,11 @@ impl CmdPattern {
 }
 
 /// Finds, in one pass over a text, which command patterns and `command_contains` strings could
-/// possibly match it. Every pattern's required literal (and every contains string) is a
-/// lower-cased ASCII needle; a text's candidate set holds the ids of every needle it contains
-/// (ASCII case-insensitively, with `\` read as `/`, as the globs read it) plus the ids that
-/// have no usable needle. Needles are indexed by their first two bytes, so building the index
-/// is a sort and looking a text up is one bitmap probe per byte.
+/// possibly match it. Every pattern's required literals (and every contains string) are
+/// lower-cased ASCII needles; a text's candidate set holds each id all of whose needles the text
+/// contains (ASCII case-insensitively, with `\` read as `/`, as the globs read it), plus the ids
+/// that have no usable needle. Needles are indexed by their first two bytes, so building the
+/// index is a sort and looking a text up is one bitmap probe per byte.
 #[derive(Debug, Clone, Default)]
 pub struct Prefilter {
     /// Bit `a << 8 | b` set when some needle starts with the bytes `a b`.
@@ -57,8 +57,10 @@ pub struct Prefilter {
     keys: Vec<(u16, u32)>,
     /// Needle bytes (lower-cased ASCII, at least 2 bytes).
     needles: Vec<Box<[u8]>>,
-    /// Needle index → ids.
+    /// Needle index → ids whose first needle it is.
     owners: Vec<Vec<usize>>,
+    /// Id → its other needles.
+    requires: Vec<Vec<u32>>,
     /// Ids without a usable needle (always candidates).
     always: Vec<usize>,
     /// Number of ids.
@@ -84,18 +86,21 @@ impl Prefilter {
     /// The candidate set of a text: bit `id` set when pattern `id` may match it.
     pub fn candidates(&self, text: &str) -> Vec<u64> {
         let mut bits = vec![0u64; self.words()];
-        self.candidates_into(text, &mut bits);
+        self.candidates_into(text, &mut bits, &mut Vec::new());
         bits
     }
 
-    /// ORs the candidate set of `text` into `bits` (`words()` long).
-    pub fn candidates_into(&self, text: &str, bits: &mut [u64]) {
+    /// ORs the candidate set of `text` into `bits` (`words()` long); `found` is scratch space.
+    pub fn candidates_into(&self, text: &str, bits: &mut [u64], found: &mut Vec<u64>) {
         for &i in &self.always {
             bits[i / 64] |= 1 << (i % 64);
         }
         if self.keys.is_empty() {
             return;
         }
+        found.clear();
+        found.resize(self.needles.len() / 64 + 1, 0);
+        let mut any = false;
         let t = text.as_bytes();
         let mut prev = match t.first() {
             Some(&b) => fold_byte(b),
@@ -108,8 +113,7 @@ impl Prefilter {
             if self.pairs[usize::from(pair) / 64] & (1 << (pair % 64)) == 0 {
                 continue;
             }
-            let start = i - 1;
-            let rest = &t[start..];
+            let rest = &t[i - 1..];
             let lo = self.keys.partition_point(|(k, _)| *k < pair);
             for &(k, n) in &self.keys[lo..] {
                 if k != pair {
@@ -122,7 +126,22 @@ impl Prefilter {
                         .zip(&rest[2..])
                         .all(|(a, b)| *a == fold_byte(*b))
                 {
-                    for &id in &self.owners[n as usize] {
+                    found[n as usize / 64] |= 1 << (n % 64);
+                    any = true;
+                }
+            }
+        }
+        if !any {
+            return;
+        }
+        let has = |n: u32| found[n as usize / 64] & (1 << (n % 64)) != 0;
+        for (w, &word) in found.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let n = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                for &id in &self.owners[n] {
+                    if self.requires[id].iter().all(|&r| has(r)) {
                         bits[id / 64] |= 1 << (id % 64);
                     }
                 }
@@ -134,22 +153,32 @@ impl Prefilter {
 /// Collects needles for the prefilter, one id per pattern or contains string.
 #[derive(Default)]
 struct PrefilterBuilder {
-    /// (lower-cased needle, id).
-    needles: Vec<(String, usize)>,
+    /// (lower-cased needle, id, whether it is the id's first needle).
+    needles: Vec<(String, usize, bool)>,
     always: Vec<usize>,
     count: usize,
 }
 
 impl PrefilterBuilder {
-    /// Registers an id whose matches all contain `lit` (ASCII case-insensitively); a literal
-    /// that is too short, not ASCII or holds a `\\` makes the id always a candidate.
-    fn add(&mut self, lit: &str) -> usize {
+    /// Registers an id whose matches all contain every one of `lits` (ASCII
+    /// case-insensitively). Literals that are too short, not ASCII or hold a `\` are not
+    /// needles; an id left with none is always a candidate.
+    fn add<S: AsRef<str>>(&mut self, lits: &[S]) -> usize {
         let id = self.count;
         self.count += 1;
-        if lit.len() < 2 || !lit.is_ascii() || lit.contains('\\') {
+        let mut usable: Vec<&str> = lits
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|l| l.len() >= 2 && l.is_ascii() && !l.contains('\\'))
+            .collect();
+        if usable.is_empty() {
             self.always.push(id);
-        } else {
-            self.needles.push((lit.to_ascii_lowercase(), id));
+            return id;
+        }
+        // The longest needle first: it decides which texts are looked at further.
+        usable.sort_by_key(|l| std::cmp::Reverse(l.len()));
+        for (k, l) in usable.into_iter().enumerate() {
+            self.needles.push((l.to_ascii_lowercase(), id, k == 0));
         }
         id
     }
@@ -160,21 +189,24 @@ impl PrefilterBuilder {
         let mut keys: Vec<(u16, u32)> = Vec::new();
         let mut needles: Vec<Box<[u8]>> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
+        let mut requires: Vec<Vec<u32>> = vec![Vec::new(); self.count];
         let mut last: Option<&str> = None;
-        for (n, id) in &self.needles {
-            if last == Some(n.as_str()) {
-                if let Some(o) = owners.last_mut() {
-                    o.push(*id);
-                }
-                continue;
+        for (n, id, first) in &self.needles {
+            if last != Some(n.as_str()) {
+                last = Some(n);
+                let b = n.as_bytes();
+                let pair = u16::from(b[0]) << 8 | u16::from(b[1]);
+                pairs[usize::from(pair) / 64] |= 1 << (pair % 64);
+                keys.push((pair, needles.len() as u32));
+                needles.push(b.into());
+                owners.push(Vec::new());
             }
-            last = Some(n);
-            let b = n.as_bytes();
-            let pair = u16::from(b[0]) << 8 | u16::from(b[1]);
-            pairs[usize::from(pair) / 64] |= 1 << (pair % 64);
-            keys.push((pair, needles.len() as u32));
-            needles.push(b.into());
-            owners.push(vec![*id]);
+            let k = needles.len() - 1;
+            if *first {
+                owners[k].push(*id);
+            } else if !requires[*id].contains(&(k as u32)) {
+                requires[*id].push(k as u32);
+            }
         }
         keys.sort_unstable();
         Prefilter {
@@ -182,6 +214,7 @@ impl PrefilterBuilder {
             keys,
             needles,
             owners,
+            requires,
             always: self.always,
             count: self.count,
         }
@@ -220,7 +253,7 @@ fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
         for r in p.rules.iter_mut() {
             let c = &mut r.when;
             for pat in c.cmd.iter_mut().chain(c.cmd_not.iter_mut()) {
-                pat.id = b.add(pat.exact.required_literal());
+                pat.id = b.add(&pat.exact.required_literals());
             }
             // Grant rules look for the string as written, restrictive ones for it lower-cased:
             // the needle serves both only when the string is ASCII.
@@ -228,7 +261,7 @@ fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
                 .contains
                 .iter()
                 .zip(&c.contains_folded)
-                .map(|(s, f)| b.add(if s.is_ascii() { f } else { "" }))
+                .map(|(s, f)| b.add(&[if s.is_ascii() { f.as_str() } else { "" }]))
                 .collect();
             c.command_gate = IdMask::from_ids(
                 c.cmd
@@ -383,6 +416,10 @@ pub struct CompiledPolicy {
     pub origin: Arc<Origin>,
     /// Index into the loaded set (file/merge order).
     pub order: usize,
+    /// `origin.is_durable()`, computed once.
+    pub durable: bool,
+    /// Agent and session globs are both `*` (every call's agent and session are in scope).
+    any_agent_session: bool,
 }
 
 impl CompiledPolicy {
@@ -463,11 +500,16 @@ fn build_tool_index(policies: &[CompiledPolicy]) -> Vec<(String, Vec<usize>)> {
 impl CompiledPolicySet {
     /// The policies in scope for a call of `tool` by `agent` in `session`, in priority order.
     pub fn in_scope(&self, tool: &str, agent: &str, session: &str) -> Vec<&CompiledPolicy> {
+        // `*` matches every value a glob accepts at all.
+        let star_matches = agent.len() <= MAX_VALUE_BYTES && session.len() <= MAX_VALUE_BYTES;
         match self.tool_index.iter().find(|(n, _)| n == tool) {
             Some((_, idx)) => idx
                 .iter()
                 .map(|&i| &self.policies[i])
-                .filter(|p| p.agent.matches(agent) && p.session.matches(session))
+                .filter(|p| {
+                    (p.any_agent_session && star_matches)
+                        || (p.agent.matches(agent) && p.session.matches(session))
+                })
                 .collect(),
             None => self
                 .policies
@@ -690,6 +732,8 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
             })
             .collect();
         rule_count += rules.len();
+        let agent = glob_or_star(scope.agent);
+        let session = glob_or_star(scope.session);
         policies.push(CompiledPolicy {
             name: p
                 .name
@@ -705,10 +749,12 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
                 .tool
                 .map(|t| t.0.iter().map(|s| CommandGlob::new(s)).collect())
                 .unwrap_or_default(),
-            agent: glob_or_star(scope.agent),
-            session: glob_or_star(scope.session),
             rules,
+            durable: sp.origin.is_durable(),
+            any_agent_session: agent.source() == "*" && session.source() == "*",
             origin: Arc::new(sp.origin.clone()),
+            agent,
+            session,
             order,
         });
     }
@@ -761,7 +807,7 @@ mod tests {
     fn fast(needles: &[String], text: &str) -> Vec<usize> {
         let mut b = PrefilterBuilder::default();
         for n in needles {
-            b.add(n);
+            b.add(&[n]);
         }
         let pf = b.build();
         let bits = pf.candidates(text);
@@ -792,6 +838,32 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn prefilter_requires_every_needle_of_an_id(
+            ids in proptest::collection::vec(
+                proptest::collection::vec("[a-cA-C/\\\\ é-]{0,4}", 1..4), 1..30),
+            text in "[a-cA-C/\\\\ é-]{0,30}",
+        ) {
+            let mut b = PrefilterBuilder::default();
+            for lits in &ids {
+                b.add(lits);
+            }
+            let bits = b.build().candidates(&text);
+            let t: String = text
+                .chars()
+                .map(|c| if c == '\\' { '/' } else { c.to_ascii_lowercase() })
+                .collect();
+            for (i, lits) in ids.iter().enumerate() {
+                let usable: Vec<&String> = lits
+                    .iter()
+                    .filter(|l| l.len() >= 2 && l.is_ascii() && !l.contains('\\'))
+                    .collect();
+                let expect = usable.is_empty()
+                    || usable.iter().all(|l| t.contains(&l.to_ascii_lowercase()));
+                prop_assert_eq!(bits[i / 64] & (1 << (i % 64)) != 0, expect, "id {} {:?}", i, lits);
+            }
+        }
+
         #[test]
         fn prefilter_is_a_superset_of_substring_search(
             needles in proptest::collection::vec("[a-cA-C/\\\\ é-]{0,4}", 1..40),

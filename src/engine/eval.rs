@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::call::ToolCall;
 use super::command::{
-    self, GrantView, alternate_readings, body_variants, grant_view, normalize, rm_aliases,
-    split_compound,
+    self, alternate_readings, body_variants, grant_view, normalize, rm_aliases, split_compound,
 };
 use super::compile::{
     CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern, Prefilter,
@@ -73,54 +72,66 @@ impl std::hash::Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// Every text of one analysed command, each stored once with its prefilter candidate set.
+/// Every text of one analysed command, each stored once (in one buffer) with its prefilter
+/// candidate set.
 #[derive(Debug, Default)]
 struct Texts {
-    strs: Vec<String>,
-    /// `words` candidate words per text, in text order.
+    buf: String,
+    /// Byte range of each text in `buf`.
+    spans: Vec<(u32, u32)>,
+    /// The union of every text's candidate set (the first `words` words: a rule whose command
+    /// gate misses it cannot match any text of this call), then `words` words per text.
     bits: Vec<u64>,
     words: usize,
-    /// The union of every text's candidate set: a rule whose command gate misses it cannot
-    /// match any text of this call.
-    union: Vec<u64>,
     /// Text → id, once there are enough texts for a linear search to cost more.
     index: FxMap<String, u32>,
+    /// Scratch space of the prefilter.
+    found: Vec<u64>,
 }
 
 /// Texts up to this many are found by a linear search.
 const LINEAR_TEXTS: usize = 16;
 
 impl Texts {
-    fn new(pf: &Prefilter) -> Texts {
+    fn new(pf: &Prefilter, size_hint: usize) -> Texts {
         let words = pf.words();
+        let mut bits = Vec::with_capacity(words * 4);
+        bits.resize(words, 0);
         Texts {
+            buf: String::with_capacity(size_hint),
+            spans: Vec::with_capacity(4),
+            bits,
             words,
-            union: vec![0; words],
-            ..Default::default()
+            index: FxMap::default(),
+            found: Vec::new(),
         }
     }
 
     /// The id of `s`, adding it (and its candidate set) when new.
     fn id(&mut self, s: &str, pf: &Prefilter) -> u32 {
-        if self.strs.len() <= LINEAR_TEXTS {
-            if let Some(i) = self.strs.iter().position(|t| t == s) {
-                return i as u32;
+        if self.spans.len() <= LINEAR_TEXTS {
+            if let Some(i) = (0..self.spans.len() as u32).find(|&i| self.str(i) == s) {
+                return i;
             }
         } else if let Some(&i) = self.index.get(s) {
             return i;
         }
-        let id = self.strs.len() as u32;
+        let id = self.spans.len() as u32;
         let at = self.bits.len();
         self.bits.resize(at + self.words, 0);
-        pf.candidates_into(s, &mut self.bits[at..]);
-        for (u, b) in self.union.iter_mut().zip(&self.bits[at..]) {
+        pf.candidates_into(s, &mut self.bits[at..], &mut self.found);
+        let (union, own) = self.bits.split_at_mut(at);
+        for (u, b) in union[..self.words].iter_mut().zip(own.iter()) {
             *u |= b;
         }
-        self.strs.push(s.to_string());
-        if self.strs.len() > LINEAR_TEXTS {
+        let start = self.buf.len() as u32;
+        self.buf.push_str(s);
+        self.spans.push((start, self.buf.len() as u32));
+        if self.spans.len() > LINEAR_TEXTS {
             if self.index.is_empty() {
-                for (i, t) in self.strs.iter().enumerate() {
-                    self.index.insert(t.clone(), i as u32);
+                for i in 0..self.spans.len() as u32 {
+                    let t = self.str(i).to_string();
+                    self.index.insert(t, i);
                 }
             } else {
                 self.index.insert(s.to_string(), id);
@@ -131,24 +142,29 @@ impl Texts {
 
     /// The id of `s` lower-cased, given the id of `s`.
     fn lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
-        let s = &self.strs[id as usize];
+        let s = self.str(id);
         if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
             return id;
         }
         let l = s.to_lowercase();
-        if l == *s {
+        if l == s {
             return id;
         }
         self.id(&l, pf)
     }
 
     fn str(&self, id: u32) -> &str {
-        &self.strs[id as usize]
+        let (a, b) = self.spans[id as usize];
+        &self.buf[a as usize..b as usize]
     }
 
     fn bits(&self, id: u32) -> &[u64] {
-        let at = id as usize * self.words;
+        let at = (id as usize + 1) * self.words;
         &self.bits[at..at + self.words]
+    }
+
+    fn union(&self) -> &[u64] {
+        &self.bits[..self.words]
     }
 }
 
@@ -163,17 +179,20 @@ struct RawGroup {
     aliases: Vec<String>,
 }
 
-/// One candidate group, as ids into the call's [`Texts`].
-#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+/// A range of the view's id arena.
+type Span = (u32, u32);
+
+/// One candidate group: ranges of text ids in the view's arena.
+#[derive(Debug, Default, Clone, Copy)]
 struct Group {
     /// Texts matched directly (component, bodies, normalized forms, alternate readings).
-    direct: Vec<u32>,
+    direct: Span,
     /// Texts checked against exclusions.
-    excl: Vec<u32>,
+    excl: Span,
     /// Canonical rm/find aliases (excluded only individually).
-    aliases: Vec<u32>,
+    aliases: Span,
     /// `direct` lower-cased, for case-insensitive `command_contains`.
-    lower: Vec<u32>,
+    lower: Span,
     /// Whether texts are case-folded (match folded patterns).
     folded: bool,
 }
@@ -185,16 +204,17 @@ fn has_bit(bits: &[u64], i: usize) -> bool {
 /// The analysed command, shared by every rule of one evaluation.
 #[derive(Debug, Default)]
 struct CommandView {
-    raw: String,
-    raw_folded: String,
+    /// The sanitized command.
+    raw: u32,
+    raw_folded: u32,
     /// Lower-cased NormalizeCommand(raw), when the raw text has quotes or backslashes.
-    norm_folded: Option<String>,
-    grant: GrantView,
-    /// Ids of `grant.components`.
-    component_ids: Vec<u32>,
-    /// Ids of `raw` and `grant.normalized`.
-    raw_id: u32,
-    normalized_id: u32,
+    norm_folded: Option<u32>,
+    /// NormalizeCommand(raw).
+    normalized: u32,
+    /// Grant components.
+    components: Span,
+    /// More than one segment, or a substitution.
+    composite: bool,
     /// Groups tied to grant components (reference semantics).
     groups: Vec<Group>,
     /// The whole command when it has several components (untied fallback).
@@ -207,8 +227,20 @@ struct CommandView {
     alias_overflow: bool,
     /// Every text above with its prefilter candidates.
     texts: Texts,
+    /// Text ids referred to by spans.
+    ids: Vec<u32>,
     /// Built by the plain-words fast path (no assignments to report, see [`plain_words`]).
     plain: bool,
+}
+
+impl CommandView {
+    fn ids(&self, s: Span) -> &[u32] {
+        &self.ids[s.0 as usize..s.1 as usize]
+    }
+
+    fn str(&self, id: u32) -> &str {
+        self.texts.str(id)
+    }
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -327,6 +359,7 @@ fn plain_words(raw: &str) -> bool {
 struct ViewBuilder<'a> {
     pf: &'a Prefilter,
     texts: Texts,
+    ids: Vec<u32>,
     /// group_for results by text, with their overflow flag.
     memo: FxMap<String, (RawGroup, bool)>,
     overflow: bool,
@@ -345,7 +378,17 @@ impl ViewBuilder<'_> {
         g
     }
 
-    fn intern(&mut self, g: &RawGroup, folded: bool) -> Group {
+    fn span(&mut self, texts: &[String]) -> Span {
+        let start = self.ids.len() as u32;
+        for t in texts {
+            let id = self.texts.id(t, self.pf);
+            self.ids.push(id);
+        }
+        (start, self.ids.len() as u32)
+    }
+
+    /// The group's id lists: direct, excl, aliases, lower.
+    fn intern(&mut self, g: &RawGroup) -> [Vec<u32>; 4] {
         let pf = self.pf;
         let mut ids = |v: &Vec<String>| v.iter().map(|t| self.texts.id(t, pf)).collect::<Vec<_>>();
         let direct = ids(&g.direct);
@@ -355,11 +398,20 @@ impl ViewBuilder<'_> {
             .iter()
             .map(|&id| self.texts.lower_id(id, pf))
             .collect();
+        [direct, excl, aliases, lower]
+    }
+
+    fn push(&mut self, lists: &[Vec<u32>; 4], folded: bool) -> Group {
+        let mut span = |v: &Vec<u32>| {
+            let start = self.ids.len() as u32;
+            self.ids.extend_from_slice(v);
+            (start, self.ids.len() as u32)
+        };
         Group {
-            direct,
-            excl,
-            aliases,
-            lower,
+            direct: span(&lists[0]),
+            excl: span(&lists[1]),
+            aliases: span(&lists[2]),
+            lower: span(&lists[3]),
             folded,
         }
     }
@@ -373,9 +425,9 @@ impl CommandView {
             && let [c] = analysis.commands.as_slice()
             && c.redirects.is_empty()
             && c.assignments.is_empty()
-            && c.argv.join(" ") == raw
+            && c.argv.iter().map(String::as_str).eq(raw.split(' '))
         {
-            return CommandView::plain(raw, pf);
+            return CommandView::plain(&raw, pf);
         }
         CommandView::general(raw, &analysis, pf)
     }
@@ -383,35 +435,32 @@ impl CommandView {
     /// The view of a plain-words command, as [`CommandView::general`] would build it: the text
     /// is its own single component, normalized form and only reading; the parser sees the
     /// same one command; the only extra reading is the lower-cased text.
-    fn plain(raw: String, pf: &Prefilter) -> CommandView {
-        let mut texts = Texts::new(pf);
-        let id = texts.id(&raw, pf);
+    fn plain(raw: &str, pf: &Prefilter) -> CommandView {
+        let mut texts = Texts::new(pf, 2 * raw.len());
+        let id = texts.id(raw, pf);
         let lower = texts.lower_id(id, pf);
-        let group = |t: u32, folded: bool| Group {
-            direct: vec![t],
-            excl: vec![t],
-            aliases: Vec::new(),
-            lower: vec![lower],
+        let one = |at: u32| (at, at + 1);
+        let group = |t: Span, folded: bool| Group {
+            direct: t,
+            excl: t,
+            aliases: (0, 0),
+            lower: one(1),
             folded,
         };
         CommandView {
-            raw_folded: texts.str(lower).to_string(),
+            raw: id,
+            raw_folded: lower,
             norm_folded: None,
-            grant: GrantView {
-                normalized: raw.clone(),
-                composite: false,
-                components: vec![raw.clone()],
-            },
-            component_ids: vec![id],
-            raw_id: id,
-            normalized_id: id,
-            groups: vec![group(id, false)],
+            normalized: id,
+            components: one(0),
+            composite: false,
+            groups: vec![group(one(0), false)],
             raw_group: None,
-            extra: vec![group(lower, true)],
+            extra: vec![group(one(1), true)],
             alias_overflow: false,
             texts,
+            ids: vec![id, lower],
             plain: true,
-            raw,
         }
     }
 
@@ -419,7 +468,8 @@ impl CommandView {
         let grant = grant_view(&raw);
         let mut b = ViewBuilder {
             pf,
-            texts: Texts::new(pf),
+            texts: Texts::new(pf, 8 * raw.len()),
+            ids: Vec::new(),
             memo: FxMap::default(),
             overflow: false,
         };
@@ -456,7 +506,7 @@ impl CommandView {
             for r in &c.redirects {
                 if !r.heredoc.is_empty() {
                     for seg in split_compound(&r.heredoc) {
-                        let hg = b.group_for(&seg);
+                        let hg = b.group_for(seg);
                         extra_raw.push((fold_group(&hg), true));
                         extra_raw.push((hg, false));
                     }
@@ -466,40 +516,49 @@ impl CommandView {
             extra_raw.push((fold_group(&g), true));
             extra_raw.push((g, false));
         }
-        let groups: Vec<Group> = groups.iter().map(|g| b.intern(g, false)).collect();
-        let raw_group = raw_group.map(|g| b.intern(&g, false));
-        let mut seen: std::collections::HashSet<Group, std::hash::BuildHasherDefault<FxHasher>> =
-            groups.iter().cloned().collect();
+        let mut seen: std::collections::HashSet<
+            ([Vec<u32>; 4], bool),
+            std::hash::BuildHasherDefault<FxHasher>,
+        > = Default::default();
+        let mut tied = Vec::new();
+        for g in &groups {
+            let lists = b.intern(g);
+            tied.push(b.push(&lists, false));
+            seen.insert((lists, false));
+        }
+        let raw_group = raw_group.map(|g| {
+            let lists = b.intern(&g);
+            b.push(&lists, false)
+        });
         let mut extra = Vec::new();
         for (g, folded) in &extra_raw {
-            let g = b.intern(g, *folded);
-            if seen.insert(g.clone()) {
-                extra.push(g);
+            let lists = b.intern(g);
+            if !seen.contains(&(lists.clone(), *folded)) {
+                extra.push(b.push(&lists, *folded));
+                seen.insert((lists, *folded));
             }
         }
-        let raw_folded = raw.to_lowercase();
-        let norm_folded = (raw.contains(['\'', '"', '\\'])).then(|| normalize(&raw).to_lowercase());
         // Every text a rule may read is in the table, so the union of candidates covers them.
+        let raw_folded = b.texts.id(&raw.to_lowercase(), pf);
+        let norm_folded = raw
+            .contains(['\'', '"', '\\'])
+            .then(|| b.texts.id(&normalize(&raw).to_lowercase(), pf));
         let raw_id = b.texts.id(&raw, pf);
-        let normalized_id = b.texts.id(&grant.normalized, pf);
-        let component_ids = grant.components.iter().map(|c| b.texts.id(c, pf)).collect();
-        b.texts.id(&raw_folded, pf);
-        if let Some(n) = &norm_folded {
-            b.texts.id(n, pf);
-        }
+        let normalized = b.texts.id(&grant.normalized, pf);
+        let components = b.span(&grant.components);
         CommandView {
-            raw,
+            raw: raw_id,
             raw_folded,
             norm_folded,
-            grant,
-            component_ids,
-            raw_id,
-            normalized_id,
-            groups,
+            normalized,
+            components,
+            composite: grant.composite,
+            groups: tied,
             raw_group,
             extra,
             alias_overflow: b.overflow,
             texts: b.texts,
+            ids: b.ids,
             plain: false,
         }
     }
@@ -507,32 +566,31 @@ impl CommandView {
     /// Renders the view's readings as text (ids resolved), for comparing two builds.
     #[cfg(test)]
     fn render(&self) -> String {
+        let t = |s: Span| self.ids(s).iter().map(|&i| self.str(i)).collect::<Vec<_>>();
         let g = |g: &Group| {
-            let t = |v: &Vec<u32>| v.iter().map(|&i| self.texts.str(i)).collect::<Vec<_>>();
             format!(
                 "direct={:?} excl={:?} aliases={:?} lower={:?} folded={}",
-                t(&g.direct),
-                t(&g.excl),
-                t(&g.aliases),
-                t(&g.lower),
+                t(g.direct),
+                t(g.excl),
+                t(g.aliases),
+                t(g.lower),
                 g.folded
             )
         };
-        let mut all: Vec<&str> = self.texts.strs.iter().map(String::as_str).collect();
+        let mut all: Vec<&str> = (0..self.texts.spans.len() as u32)
+            .map(|i| self.str(i))
+            .collect();
         all.sort_unstable();
         let mut out = format!("texts={all:?}\n");
         out += &format!(
-            "raw={:?} raw_folded={:?} norm_folded={:?} grant={:?} overflow={}\n",
-            self.raw, self.raw_folded, self.norm_folded, self.grant, self.alias_overflow
-        );
-        out += &format!(
-            "raw_id={:?} normalized_id={:?} components={:?}\n",
-            self.texts.str(self.raw_id),
-            self.texts.str(self.normalized_id),
-            self.component_ids
-                .iter()
-                .map(|&i| self.texts.str(i))
-                .collect::<Vec<_>>()
+            "raw={:?} raw_folded={:?} norm_folded={:?} normalized={:?} components={:?} composite={} overflow={}\n",
+            self.str(self.raw),
+            self.str(self.raw_folded),
+            self.norm_folded.map(|i| self.str(i)),
+            self.str(self.normalized),
+            t(self.components),
+            self.composite,
+            self.alias_overflow
         );
         for x in &self.groups {
             out += &format!("group {}\n", g(x));
@@ -637,7 +695,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
         return;
     }
     for seg in split_compound(s) {
-        let words = raw_words(&seg);
+        let words = raw_words(seg);
         let mut i = 0;
         while let Some(w) = words.get(i) {
             match assignment_name(w) {
@@ -646,7 +704,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             }
             i += 1;
         }
-        let toks = command::tokenize(&seg);
+        let toks = command::tokenize(seg);
         let rest = &toks[i.min(toks.len())..];
         let raw_rest = &words[i.min(words.len())..];
         match rest.first().map(|w| command::basename(w)) {
@@ -683,7 +741,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             _ => {}
         }
         // PowerShell: $env:NAME = ...
-        let mut rest_s = seg.as_str();
+        let mut rest_s = seg;
         while let Some(at) = rest_s.to_ascii_lowercase().find("$env:") {
             let after = &rest_s[at + 5..];
             let n: String = after
@@ -696,7 +754,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             }
             rest_s = &after[n.len()..];
         }
-        let norm = command::normalize_segment(&seg);
+        let norm = command::normalize_segment(seg);
         if norm != seg && !norm.is_empty() {
             collect_env(&norm, names, depth + 1);
         }
@@ -768,9 +826,12 @@ fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) ->
             }
     };
     let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
-    let normal = g.direct.iter().any(|&id| c.cmd.iter().any(|p| pat(p, id)))
+    let normal = v
+        .ids(g.direct)
+        .iter()
+        .any(|&id| c.cmd.iter().any(|p| pat(p, id)))
         || (with_contains
-            && g.lower.iter().any(|&id| {
+            && v.ids(g.lower).iter().any(|&id| {
                 c.contains_folded
                     .iter()
                     .zip(&c.contains_ids)
@@ -778,7 +839,7 @@ fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) ->
             }));
     let mut alias_hit = false;
     let mut alias_live = false;
-    for &a in &g.aliases {
+    for &a in v.ids(g.aliases) {
         if c.cmd.iter().any(|p| pat(p, a)) {
             alias_hit = true;
             if !excluded(a) {
@@ -787,7 +848,7 @@ fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) ->
             }
         }
     }
-    let group_excluded = normal && g.excl.iter().any(|&id| excluded(id));
+    let group_excluded = normal && v.ids(g.excl).iter().any(|&id| excluded(id));
     let live = (normal && !group_excluded) || alias_live;
     GroupHit {
         positive: normal || alias_hit,
@@ -801,10 +862,8 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
     let has_c = !c.contains.is_empty();
     let raw_contains = has_c
         && c.contains_folded.iter().any(|s| {
-            v.raw_folded.contains(s.as_str())
-                || v.norm_folded
-                    .as_ref()
-                    .is_some_and(|n| n.contains(s.as_str()))
+            v.str(v.raw_folded).contains(s.as_str())
+                || v.norm_folded.is_some_and(|n| v.str(n).contains(s.as_str()))
         });
     if raw_contains && has_m {
         return true;
@@ -832,29 +891,26 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
 
 /// Grant command matching: every component covered by this rule (or an explicit composite).
 fn grant_command(c: &Conditions, v: &CommandView) -> bool {
-    let g = &v.grant;
     let texts = &v.texts;
     let pat = |p: &super::compile::CmdPattern, id: u32| {
         has_bit(texts.bits(id), p.id) && p.exact.matches(texts.str(id))
     };
     let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
-    if excluded(v.raw_id)
-        || excluded(v.normalized_id)
-        || v.component_ids.iter().any(|&id| excluded(id))
-    {
+    let components = v.ids(v.components);
+    if excluded(v.raw) || excluded(v.normalized) || components.iter().any(|&id| excluded(id)) {
         return false;
     }
-    if g.composite
+    if v.composite
         && c.cmd
             .iter()
-            .any(|p| p.composite && (pat(p, v.raw_id) || pat(p, v.normalized_id)))
+            .any(|p| p.composite && (pat(p, v.raw) || pat(p, v.normalized)))
     {
         return true;
     }
-    if v.component_ids.is_empty() {
+    if components.is_empty() {
         return false;
     }
-    v.component_ids.iter().all(|&id| {
+    components.iter().all(|&id| {
         c.cmd.iter().any(|p| pat(p, id))
             || c.contains.iter().zip(&c.contains_ids).any(|(s, &k)| {
                 !s.is_empty() && has_bit(texts.bits(id), k) && texts.str(id).contains(s.as_str())
@@ -907,7 +963,7 @@ fn rule_matches(rule: &CompiledRule, v: &CallView, ctx: &EvalContext) -> bool {
         let Some(cmd) = v.command() else { return false };
         // No text of the call holds a literal the command condition needs.
         let fail_closed = restrictive && !c.cmd.is_empty() && cmd.alias_overflow;
-        if !fail_closed && !c.command_gate.intersects(&cmd.texts.union) {
+        if !fail_closed && !c.command_gate.intersects(cmd.texts.union()) {
             return false;
         }
         let ok = if restrictive {
@@ -926,7 +982,7 @@ fn rule_matches(rule: &CompiledRule, v: &CallView, ctx: &EvalContext) -> bool {
             return false;
         }
         let excluded = |t: &str| c.cmd_not.iter().any(|p| p.exact.matches(t));
-        if excluded(&cmd.raw) || excluded(&cmd.grant.normalized) {
+        if excluded(cmd.str(cmd.raw)) || excluded(cmd.str(cmd.normalized)) {
             return false;
         }
     }
@@ -1066,32 +1122,29 @@ impl CompiledPolicySet {
         };
         let now = now_unix(ctx);
         let scoped = self.in_scope(&call.tool, &call.agent, &call.session);
-        let durable = scoped
-            .iter()
-            .filter(|p| p.origin.is_durable())
-            .find_map(|p| {
-                let (i, r) = first_match(p, &view, ctx, now)?;
-                (r.action == Action::Allow).then(|| {
-                    let msg = if !r.message.is_empty() {
-                        r.message.clone()
-                    } else if p.origin.source.ends_with("auto-allowed.yaml") {
-                        "auto-allowed by user rule".to_string()
-                    } else {
-                        "allowed by durable user override".to_string()
-                    };
-                    let mut d = Decision::bare(Action::Allow, msg);
-                    let rr = RuleRef {
-                        policy: p.name.clone(),
-                        rule_index: i,
-                    };
-                    d.matched_policies = vec![p.name.clone()];
-                    if r.once {
-                        d.once = Some(rr.clone());
-                    }
-                    d.winner = Some(rr);
-                    d
-                })
-            });
+        let durable = scoped.iter().filter(|p| p.durable).find_map(|p| {
+            let (i, r) = first_match(p, &view, ctx, now)?;
+            (r.action == Action::Allow).then(|| {
+                let msg = if !r.message.is_empty() {
+                    r.message.clone()
+                } else if p.origin.source.ends_with("auto-allowed.yaml") {
+                    "auto-allowed by user rule".to_string()
+                } else {
+                    "allowed by durable user override".to_string()
+                };
+                let mut d = Decision::bare(Action::Allow, msg);
+                let rr = RuleRef {
+                    policy: p.name.clone(),
+                    rule_index: i,
+                };
+                d.matched_policies = vec![p.name.clone()];
+                if r.once {
+                    d.once = Some(rr.clone());
+                }
+                d.winner = Some(rr);
+                d
+            })
+        });
         let scoped: Vec<&CompiledPolicy> = match ctx.policy_filter {
             Some(f) => scoped
                 .into_iter()
@@ -1286,7 +1339,7 @@ mod tests {
         let raw = command::sanitize(cmd);
         let general = CommandView::general(raw.clone(), &shell::analyze(&raw), pf);
         assert_eq!(fast.render(), general.render(), "command {cmd:?}");
-        assert_eq!(fast.texts.union, general.texts.union, "command {cmd:?}");
+        assert_eq!(fast.texts.union(), general.texts.union(), "command {cmd:?}");
         if fast.plain {
             assert!(env_assignment_names(&raw).is_empty(), "command {cmd:?}");
         }
