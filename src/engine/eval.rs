@@ -1345,6 +1345,15 @@ mod tests {
         }
     }
 
+    /// The literal prefilter must never hide a match: `**/x` also matches `x` itself.
+    #[test]
+    fn prefilter_keeps_leading_doublestar_slash_matches() {
+        let yaml = "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: creds\n    match:\n      tool: [exec]\n    rules:\n      - action: deny\n        when:\n          command_matches: [\"**/.aws/credentials\"]\n";
+        let set = compile(&crate::engine::load::load_text("t", yaml).expect("policy"));
+        let d = set.evaluate(&ToolCall::exec(".aws/credentials"));
+        assert_eq!(d.action, Action::Deny);
+    }
+
     #[test]
     fn plain_words_examples() {
         for c in [
