@@ -53,8 +53,12 @@ impl CmdPattern {
 pub struct Prefilter {
     /// Bit `a << 8 | b` set when some needle starts with the bytes `a b`.
     pairs: Vec<u64>,
-    /// Needles sorted by their first two bytes: `(pair, needle index)`.
-    keys: Vec<(u16, u32)>,
+    /// Set bits of `pairs` before each word of it, so a pair's rank is one popcount away.
+    ranks: Vec<u32>,
+    /// For the pair of rank `r`, its needles are `keys[starts[r]..starts[r + 1]]`.
+    starts: Vec<u32>,
+    /// Needle indices sorted by their first two bytes.
+    keys: Vec<u32>,
     /// Needle bytes (lower-cased ASCII, at least 2 bytes).
     needles: Vec<Box<[u8]>>,
     /// Needle index → ids whose first needle it is.
@@ -114,11 +118,11 @@ impl Prefilter {
                 continue;
             }
             let rest = &t[i - 1..];
-            let lo = self.keys.partition_point(|(k, _)| *k < pair);
-            for &(k, n) in &self.keys[lo..] {
-                if k != pair {
-                    break;
-                }
+            let (w, b) = (usize::from(pair) / 64, pair % 64);
+            let rank =
+                self.ranks[w] as usize + (self.pairs[w] & ((1u64 << b) - 1)).count_ones() as usize;
+            let bucket = &self.keys[self.starts[rank] as usize..self.starts[rank + 1] as usize];
+            for &n in bucket {
                 let needle = &self.needles[n as usize];
                 if needle.len() <= rest.len()
                     && needle[2..]
@@ -209,9 +213,26 @@ impl PrefilterBuilder {
             }
         }
         keys.sort_unstable();
+        let mut ranks = Vec::with_capacity(pairs.len());
+        let mut total = 0u32;
+        for w in &pairs {
+            ranks.push(total);
+            total += w.count_ones();
+        }
+        let mut starts = Vec::with_capacity(total as usize + 1);
+        let mut last = None;
+        for (i, (pair, _)) in keys.iter().enumerate() {
+            if last != Some(*pair) {
+                starts.push(i as u32);
+                last = Some(*pair);
+            }
+        }
+        starts.push(keys.len() as u32);
         Prefilter {
             pairs,
-            keys,
+            ranks,
+            starts,
+            keys: keys.into_iter().map(|(_, n)| n).collect(),
             needles,
             owners,
             requires,

@@ -109,6 +109,13 @@ impl Texts {
 
     /// The id of `s`, adding it (and its candidate set) when new.
     fn id(&mut self, s: &str, pf: &Prefilter) -> u32 {
+        self.id_like(s, pf, None)
+    }
+
+    /// [`Texts::id`]; a new text takes the candidate set of text `same` when given (the
+    /// prefilter reads ASCII case-insensitively, so an ASCII text and its lower-case have
+    /// the same candidates).
+    fn id_like(&mut self, s: &str, pf: &Prefilter, same: Option<u32>) -> u32 {
         if self.spans.len() <= LINEAR_TEXTS {
             if let Some(i) = (0..self.spans.len() as u32).find(|&i| self.str(i) == s) {
                 return i;
@@ -119,7 +126,13 @@ impl Texts {
         let id = self.spans.len() as u32;
         let at = self.bits.len();
         self.bits.resize(at + self.words, 0);
-        pf.candidates_into(s, &mut self.bits[at..], &mut self.found);
+        match same {
+            Some(o) => {
+                let from = (o as usize + 1) * self.words;
+                self.bits.copy_within(from..from + self.words, at);
+            }
+            None => pf.candidates_into(s, &mut self.bits[at..], &mut self.found),
+        }
         let (union, own) = self.bits.split_at_mut(at);
         for (u, b) in union[..self.words].iter_mut().zip(own.iter()) {
             *u |= b;
@@ -143,8 +156,12 @@ impl Texts {
     /// The id of `s` lower-cased, given the id of `s`.
     fn lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
         let s = self.str(id);
-        if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return id;
+        if s.is_ascii() {
+            if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+                return id;
+            }
+            let l = s.to_ascii_lowercase();
+            return self.id_like(&l, pf, Some(id));
         }
         let l = s.to_lowercase();
         if l == s {
@@ -274,15 +291,6 @@ fn group_for(text: &str, overflow: &mut bool) -> RawGroup {
     g
 }
 
-fn fold_group(g: &RawGroup) -> RawGroup {
-    let f = |v: &Vec<String>| v.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
-    RawGroup {
-        direct: f(&g.direct),
-        excl: f(&g.excl),
-        aliases: f(&g.aliases),
-    }
-}
-
 /// First words that make a plain command more than its words: wrappers the compatibility
 /// reading unwraps, shells, rm/find aliases, multi-call binaries, `eval`, shell keywords that
 /// body variants peel, and assignment builtins (compared lower-cased).
@@ -394,11 +402,23 @@ impl ViewBuilder<'_> {
         let direct = ids(&g.direct);
         let excl = ids(&g.excl);
         let aliases = ids(&g.aliases);
-        let lower = direct
-            .iter()
-            .map(|&id| self.texts.lower_id(id, pf))
-            .collect();
+        let lower = self.lower(&direct);
         [direct, excl, aliases, lower]
+    }
+
+    /// The id lists of the group lower-cased (`fold_group`), from the lists of the group.
+    fn fold(&mut self, lists: &[Vec<u32>; 4]) -> [Vec<u32>; 4] {
+        let direct = self.lower(&lists[0]);
+        let excl = self.lower(&lists[1]);
+        let aliases = self.lower(&lists[2]);
+        let lower = self.lower(&direct);
+        [direct, excl, aliases, lower]
+    }
+
+    fn lower(&mut self, ids: &[u32]) -> Vec<u32> {
+        ids.iter()
+            .map(|&id| self.texts.lower_id(id, self.pf))
+            .collect()
     }
 
     fn push(&mut self, lists: &[Vec<u32>; 4], folded: bool) -> Group {
@@ -493,11 +513,8 @@ impl CommandView {
         };
         // Extra readings, in order: the folded groups, then per parser command its heredoc
         // segments (folded, then as written) and the command (folded, then as written).
-        let mut extra_raw: Vec<(RawGroup, bool)> = groups
-            .iter()
-            .chain(raw_group.iter())
-            .map(|g| (fold_group(g), true))
-            .collect();
+        // A folded reading is `fold_group` of the reading before it, built from its ids.
+        let mut extra_raw: Vec<(RawGroup, bool)> = Vec::new();
         // Commands the bash parser finds: behind sudo/xargs/find -exec/ssh, in heredocs fed
         // to shells, in substitutions, in any letter case.
         for c in &analysis.commands {
@@ -507,35 +524,42 @@ impl CommandView {
                 if !r.heredoc.is_empty() {
                     for seg in split_compound(&r.heredoc) {
                         let hg = b.group_for(seg);
-                        extra_raw.push((fold_group(&hg), true));
-                        extra_raw.push((hg, false));
+                        extra_raw.push((hg, true));
                     }
                 }
             }
             g.direct.retain(|t| !t.is_empty());
-            extra_raw.push((fold_group(&g), true));
-            extra_raw.push((g, false));
+            extra_raw.push((g, true));
         }
         let mut seen: std::collections::HashSet<
             ([Vec<u32>; 4], bool),
             std::hash::BuildHasherDefault<FxHasher>,
         > = Default::default();
         let mut tied = Vec::new();
+        // Candidate extra readings in order, as (lists, folded).
+        let mut extra_lists: Vec<([Vec<u32>; 4], bool)> = Vec::new();
         for g in &groups {
             let lists = b.intern(g);
             tied.push(b.push(&lists, false));
+            extra_lists.push((b.fold(&lists), true));
             seen.insert((lists, false));
         }
         let raw_group = raw_group.map(|g| {
             let lists = b.intern(&g);
+            extra_lists.push((b.fold(&lists), true));
             b.push(&lists, false)
         });
-        let mut extra = Vec::new();
-        for (g, folded) in &extra_raw {
+        // Parser and heredoc readings: folded, then as written.
+        for (g, _) in &extra_raw {
             let lists = b.intern(g);
-            if !seen.contains(&(lists.clone(), *folded)) {
-                extra.push(b.push(&lists, *folded));
-                seen.insert((lists, *folded));
+            extra_lists.push((b.fold(&lists), true));
+            extra_lists.push((lists, false));
+        }
+        let mut extra = Vec::new();
+        for (lists, folded) in extra_lists {
+            if !seen.contains(&(lists.clone(), folded)) {
+                extra.push(b.push(&lists, folded));
+                seen.insert((lists, folded));
             }
         }
         // Every text a rule may read is in the table, so the union of candidates covers them.
