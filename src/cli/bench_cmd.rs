@@ -114,11 +114,57 @@ fn host_os() -> &'static str {
     }
 }
 
-/// Runs the command; returns the exit code.
-pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
-    let text = read_policy_text(&a.corpus)?;
-    let corpus: Corpus = serde_saphyr::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.corpus.display()))?;
+/// One corpus case, as `rampart bench` and the speed benches read it (v2 `cases:`, or v1
+/// `entries:` migrated with ids `V1-NNN`), with the corpus defaults applied.
+#[derive(Debug, Clone)]
+pub struct CorpusCase {
+    case: Case,
+    /// The case's OS (`linux`, `darwin`, `windows` or `*`).
+    pub os: String,
+    /// The expected decision as written (`require_approval` is ask).
+    pub expected: String,
+}
+
+impl CorpusCase {
+    /// The case id (`V1-NNN` for v1 entries).
+    pub fn id(&self) -> &str {
+        &self.case.id
+    }
+
+    /// The expected action.
+    pub fn expected_action(&self) -> anyhow::Result<Action> {
+        match self.expected.as_str() {
+            "require_approval" => Ok(Action::Ask),
+            e => Action::parse(e)
+                .with_context(|| format!("case {}: invalid expected {e:?}", self.case.id)),
+        }
+    }
+
+    /// The tool call the case describes (agent `*`; exec, read and write only).
+    pub fn call(&self) -> anyhow::Result<ToolCall> {
+        let c = &self.case;
+        Ok(match c.tool.as_str() {
+            "exec" => ToolCall::exec(c.input.get("command").map(String::as_str).unwrap_or("")),
+            "read" | "write" => {
+                let p = c.input.get("path").cloned().unwrap_or_default();
+                let mut call = ToolCall::path(&c.tool, &p);
+                call.params.insert("file_path".into(), p.into());
+                call
+            }
+            other => bail!(
+                "case {}: unsupported tool {other:?} (exec, read, write)",
+                c.id
+            ),
+        }
+        .agent("*"))
+    }
+}
+
+/// Reads a corpus file (v2 or v1).
+pub fn load_corpus(path: &std::path::Path) -> anyhow::Result<Vec<CorpusCase>> {
+    let text = read_policy_text(path)?;
+    let corpus: Corpus =
+        serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut cases = corpus.cases.clone();
     for (i, e) in corpus.entries.iter().enumerate() {
         let sev = match e.category.as_str() {
@@ -138,6 +184,27 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         });
     }
     let defaults = corpus.defaults.unwrap_or_default();
+    Ok(cases
+        .into_iter()
+        .map(|c| CorpusCase {
+            os: c
+                .os
+                .clone()
+                .or(defaults.os.clone())
+                .unwrap_or_else(|| "*".into()),
+            expected: c
+                .expected
+                .clone()
+                .or(defaults.expected.clone())
+                .unwrap_or_else(|| "deny".into()),
+            case: c,
+        })
+        .collect())
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
+    let cases = load_corpus(&a.corpus)?;
     let os = a.os.clone().unwrap_or_else(|| host_os().to_string());
     let policy = match &a.policy {
         Some(p) => {
@@ -146,12 +213,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         None => super::offline_policy(None)?,
     };
     let mut rows = Vec::new();
-    for c in cases {
-        let case_os =
-            c.os.clone()
-                .or(defaults.os.clone())
-                .unwrap_or_else(|| "*".into());
-        if os != "*" && case_os != "*" && case_os != os {
+    for cc in cases {
+        let c = &cc.case;
+        if os != "*" && cc.os != "*" && cc.os != os {
             continue;
         }
         if a.severity
@@ -169,34 +233,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         {
             continue;
         }
-        let expected_s = c
-            .expected
-            .clone()
-            .or(defaults.expected.clone())
-            .unwrap_or_else(|| "deny".into());
-        let expected = match expected_s.as_str() {
-            "require_approval" => Action::Ask,
-            e => Action::parse(e)
-                .with_context(|| format!("case {}: invalid expected {e:?}", c.id))?,
-        };
-        let call = match c.tool.as_str() {
-            "exec" => ToolCall::exec(c.input.get("command").map(String::as_str).unwrap_or("")),
-            "read" | "write" => {
-                let p = c.input.get("path").cloned().unwrap_or_default();
-                let mut call = ToolCall::path(&c.tool, &p);
-                call.params.insert("file_path".into(), p.into());
-                call
-            }
-            other => bail!(
-                "case {}: unsupported tool {other:?} (exec, read, write)",
-                c.id
-            ),
-        }
-        .agent("*");
+        let expected = cc.expected_action()?;
+        let call = cc.call()?;
         let got = policy.evaluate(&call).action;
         let covered =
             got == expected || (!a.strict && expected == Action::Deny && got == Action::Ask);
-        rows.push((c, expected, got, covered));
+        rows.push((cc.case, expected, got, covered));
     }
     let total = rows.len();
     let covered = rows.iter().filter(|r| r.3).count();

@@ -29,126 +29,140 @@ pub fn sanitize(s: &str) -> String {
 }
 
 /// Splits on `&&`, `||`, `;`, `|`, newline and `&` outside quotes; keeps quotes and escapes.
-pub fn split_compound(s: &str) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
+/// Segments are the trimmed, non-empty slices of `s` between separators.
+pub fn split_compound(s: &str) -> Vec<&str> {
+    let b = s.as_bytes();
     let mut segs = Vec::new();
-    let mut cur = String::new();
+    let mut start = 0;
     let (mut sq, mut dq) = (false, false);
     let mut i = 0;
-    let push = |cur: &mut String, segs: &mut Vec<String>| {
-        let t = cur.trim();
+    fn push<'a>(s: &'a str, from: usize, to: usize, segs: &mut Vec<&'a str>) {
+        let t = s[from..to].trim();
         if !t.is_empty() {
-            segs.push(t.to_string());
+            segs.push(t);
         }
-        cur.clear();
-    };
-    while i < chars.len() {
-        let c = chars[i];
+    }
+    // Every byte that matters is ASCII, so byte positions are character boundaries.
+    while i < b.len() {
+        let c = b[i];
         if sq {
-            cur.push(c);
-            if c == '\'' {
+            if c == b'\'' {
                 sq = false;
             }
             i += 1;
             continue;
         }
-        if c == '\\' {
-            cur.push(c);
-            if let Some(&n) = chars.get(i + 1) {
-                cur.push(n);
-            }
-            i += 2;
+        if c == b'\\' {
+            // The escaped character (whole, if multi-byte) stays in the segment.
+            i += 1 + s[i + 1..].chars().next().map_or(0, char::len_utf8);
             continue;
         }
         if dq {
-            cur.push(c);
-            if c == '"' {
+            if c == b'"' {
                 dq = false;
             }
             i += 1;
             continue;
         }
         match c {
-            '\'' => {
-                sq = true;
-                cur.push(c);
+            b'\'' => sq = true,
+            b'"' => dq = true,
+            b';' | b'\n' => {
+                push(s, start, i, &mut segs);
+                start = i + 1;
             }
-            '"' => {
-                dq = true;
-                cur.push(c);
-            }
-            ';' | '\n' => push(&mut cur, &mut segs),
-            '|' => {
-                push(&mut cur, &mut segs);
-                if chars.get(i + 1) == Some(&'|') {
+            b'|' => {
+                push(s, start, i, &mut segs);
+                if b.get(i + 1) == Some(&b'|') {
                     i += 1;
                 }
+                start = i + 1;
             }
-            '&' => {
-                if chars.get(i + 1) == Some(&'&') {
-                    push(&mut cur, &mut segs);
+            b'&' => {
+                if b.get(i + 1) == Some(&b'&') {
+                    push(s, start, i, &mut segs);
                     i += 1;
-                } else if cur.ends_with('>') || cur.ends_with('<') || chars.get(i + 1) == Some(&'>')
+                    start = i + 1;
+                } else if (i > start && matches!(b[i - 1], b'>' | b'<'))
+                    || b.get(i + 1) == Some(&b'>')
                 {
-                    cur.push(c);
+                    // Part of a redirect (`2>&1`, `<&0`, `&>`).
                 } else {
-                    push(&mut cur, &mut segs);
+                    push(s, start, i, &mut segs);
+                    start = i + 1;
                 }
             }
-            _ => cur.push(c),
+            _ => {}
         }
         i += 1;
     }
-    push(&mut cur, &mut segs);
+    push(s, start, b.len().max(start), &mut segs);
     segs
 }
 
 /// Splits a segment into words with POSIX quote removal (no expansion).
 pub fn tokenize(s: &str) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
+    let b = s.as_bytes();
     let mut toks = Vec::new();
     let mut cur = String::new();
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            ' ' | '\t' => {
+    // The character starting at byte `i` (always a boundary: specials are ASCII).
+    let char_at = |i: usize| s[i..].chars().next();
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' => {
                 if !cur.is_empty() {
                     toks.push(std::mem::take(&mut cur));
                 }
-            }
-            '\'' => {
                 i += 1;
-                while i < chars.len() && chars[i] != '\'' {
-                    cur.push(chars[i]);
-                    i += 1;
-                }
             }
-            '"' => {
+            b'\'' => {
+                let end = b[i + 1..]
+                    .iter()
+                    .position(|&c| c == b'\'')
+                    .map_or(b.len(), |p| i + 1 + p);
+                cur.push_str(&s[i + 1..end]);
+                i = end + 1;
+            }
+            b'"' => {
                 i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\' && i + 1 < chars.len() {
-                        if chars[i + 1] != '\n' {
-                            cur.push(chars[i + 1]);
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' && i + 1 < b.len() {
+                        let n = char_at(i + 1).unwrap_or_default();
+                        if n != '\n' {
+                            cur.push(n);
                         }
-                        i += 2;
+                        i += 1 + n.len_utf8();
                         continue;
                     }
-                    cur.push(chars[i]);
-                    i += 1;
+                    // A backslash here is the last byte: it stays.
+                    let run = b[i + 1..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\')
+                        .map_or(b.len(), |p| i + 1 + p);
+                    cur.push_str(&s[i..run]);
+                    i = run;
                 }
+                i += 1;
             }
-            '\\' => {
-                if let Some(&n) = chars.get(i + 1) {
+            b'\\' => match char_at(i + 1) {
+                Some(n) => {
                     if n != '\n' {
                         cur.push(n);
                     }
-                    i += 1;
+                    i += 1 + n.len_utf8();
                 }
+                None => i += 1,
+            },
+            _ => {
+                let run = b[i..]
+                    .iter()
+                    .position(|&c| matches!(c, b' ' | b'\t' | b'\'' | b'"' | b'\\'))
+                    .map_or(b.len(), |p| i + p);
+                cur.push_str(&s[i..run]);
+                i = run;
             }
-            _ => cur.push(c),
         }
-        i += 1;
     }
     if !cur.is_empty() {
         toks.push(cur);
@@ -616,7 +630,7 @@ fn extract_into(s: &str, out: &mut Vec<String>, depth: usize) {
         i += 1;
     }
     for seg in split_compound(s) {
-        let t = tokenize(&seg);
+        let t = tokenize(seg);
         let n = t.iter().take_while(|w| is_assignment(w)).count();
         if t.get(n).map(String::as_str) == Some("eval") && t.len() > n + 1 {
             found.push(t[n + 1..].join(" "));
@@ -653,12 +667,12 @@ pub fn grant_view(raw: &str) -> GrantView {
     let segs = split_compound(&normalized);
     let seg_count = segs.len();
     for s in segs {
-        push(s, &mut components);
+        push(s.to_string(), &mut components);
     }
     let subs = extract_subcommands(raw);
     for sub in &subs {
         for s in split_compound(&normalize(sub)) {
-            push(s, &mut components);
+            push(s.to_string(), &mut components);
         }
     }
     GrantView {
@@ -798,7 +812,7 @@ pub fn rm_aliases(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
     let masked = strip_comment(candidate);
     let mut out = Vec::new();
     for seg in split_compound(&masked) {
-        let mut t = unwrap_all(tokenize(&seg));
+        let mut t = unwrap_all(tokenize(seg));
         for _ in 0..4 {
             match t.first().map(|w| basename(w)) {
                 Some("busybox" | "toybox") if t.len() > 1 => {
@@ -951,9 +965,171 @@ pub fn alternate_readings(candidate: &str) -> Vec<String> {
     out
 }
 
+/// The character-by-character readings the byte-level splitter and tokenizer replaced, kept
+/// to check them against.
+#[cfg(test)]
+mod reference {
+    /// Splits on `&&`, `||`, `;`, `|`, newline and `&` outside quotes; keeps quotes and escapes.
+    pub(crate) fn split_compound_ref(s: &str) -> Vec<String> {
+        let chars: Vec<char> = s.chars().collect();
+        let mut segs = Vec::new();
+        let mut cur = String::new();
+        let (mut sq, mut dq) = (false, false);
+        let mut i = 0;
+        let push = |cur: &mut String, segs: &mut Vec<String>| {
+            let t = cur.trim();
+            if !t.is_empty() {
+                segs.push(t.to_string());
+            }
+            cur.clear();
+        };
+        while i < chars.len() {
+            let c = chars[i];
+            if sq {
+                cur.push(c);
+                if c == '\'' {
+                    sq = false;
+                }
+                i += 1;
+                continue;
+            }
+            if c == '\\' {
+                cur.push(c);
+                if let Some(&n) = chars.get(i + 1) {
+                    cur.push(n);
+                }
+                i += 2;
+                continue;
+            }
+            if dq {
+                cur.push(c);
+                if c == '"' {
+                    dq = false;
+                }
+                i += 1;
+                continue;
+            }
+            match c {
+                '\'' => {
+                    sq = true;
+                    cur.push(c);
+                }
+                '"' => {
+                    dq = true;
+                    cur.push(c);
+                }
+                ';' | '\n' => push(&mut cur, &mut segs),
+                '|' => {
+                    push(&mut cur, &mut segs);
+                    if chars.get(i + 1) == Some(&'|') {
+                        i += 1;
+                    }
+                }
+                '&' => {
+                    if chars.get(i + 1) == Some(&'&') {
+                        push(&mut cur, &mut segs);
+                        i += 1;
+                    } else if cur.ends_with('>')
+                        || cur.ends_with('<')
+                        || chars.get(i + 1) == Some(&'>')
+                    {
+                        cur.push(c);
+                    } else {
+                        push(&mut cur, &mut segs);
+                    }
+                }
+                _ => cur.push(c),
+            }
+            i += 1;
+        }
+        push(&mut cur, &mut segs);
+        segs
+    }
+
+    /// Splits a segment into words with POSIX quote removal (no expansion).
+    pub(crate) fn tokenize_ref(s: &str) -> Vec<String> {
+        let chars: Vec<char> = s.chars().collect();
+        let mut toks = Vec::new();
+        let mut cur = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            match c {
+                ' ' | '\t' => {
+                    if !cur.is_empty() {
+                        toks.push(std::mem::take(&mut cur));
+                    }
+                }
+                '\'' => {
+                    i += 1;
+                    while i < chars.len() && chars[i] != '\'' {
+                        cur.push(chars[i]);
+                        i += 1;
+                    }
+                }
+                '"' => {
+                    i += 1;
+                    while i < chars.len() && chars[i] != '"' {
+                        if chars[i] == '\\' && i + 1 < chars.len() {
+                            if chars[i + 1] != '\n' {
+                                cur.push(chars[i + 1]);
+                            }
+                            i += 2;
+                            continue;
+                        }
+                        cur.push(chars[i]);
+                        i += 1;
+                    }
+                }
+                '\\' => {
+                    if let Some(&n) = chars.get(i + 1) {
+                        if n != '\n' {
+                            cur.push(n);
+                        }
+                        i += 1;
+                    }
+                }
+                _ => cur.push(c),
+            }
+            i += 1;
+        }
+        if !cur.is_empty() {
+            toks.push(cur);
+        }
+        toks
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+        #[test]
+        fn byte_splitter_and_tokenizer_match_the_reference(
+            s in "[ab &|;<>'\"\\\\\n\té$(){}#=-]{0,24}"
+        ) {
+            proptest::prop_assert_eq!(split_compound(&s), reference::split_compound_ref(&s));
+            proptest::prop_assert_eq!(tokenize(&s), reference::tokenize_ref(&s));
+        }
+    }
+
+    #[test]
+    fn tokenize_edges() {
+        for s in [
+            "\"a\\",
+            "a\\",
+            "'abc",
+            "\"x\\\"y\"",
+            "é\\é",
+            "\\\n",
+            "\"\\\n\"",
+        ] {
+            assert_eq!(tokenize(s), reference::tokenize_ref(s), "{s:?}");
+            assert_eq!(split_compound(s), reference::split_compound_ref(s), "{s:?}");
+        }
+    }
 
     #[test]
     fn split_examples() {

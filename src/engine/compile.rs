@@ -9,7 +9,7 @@ use regex::Regex;
 use super::command::pattern_is_composite;
 use super::decision::{Action, AskOptions, WebhookConfig};
 use super::duration::{parse_go_duration, parse_rfc3339};
-use super::glob::{CommandGlob, DomainGlob, PathGlob};
+use super::glob::{CommandGlob, DomainGlob, MAX_VALUE_BYTES, PathGlob};
 use super::load::{Origin, PolicySet, parse_rule_action};
 use super::model::{DepthBounds, Notify, OneOrMany, When};
 
@@ -18,25 +18,67 @@ use super::model::{DepthBounds, Notify, OneOrMany, When};
 pub struct CmdPattern {
     /// The pattern as written.
     pub exact: CommandGlob,
-    /// The pattern lower-cased.
-    pub folded: CommandGlob,
+    /// The pattern lower-cased, when that differs from the pattern as written.
+    folded: Option<CommandGlob>,
     /// Contains operators or substitutions (explicit composite grant).
     pub composite: bool,
     /// Index in the snapshot's [`Prefilter`].
     pub id: usize,
 }
 
-/// Finds, in one pass over a text, which command patterns could possibly match it: every
-/// pattern's required literal goes into one case-insensitive Aho-Corasick automaton.
+impl CmdPattern {
+    fn new(p: &str) -> CmdPattern {
+        let lower = p.to_lowercase();
+        CmdPattern {
+            exact: CommandGlob::new(p),
+            folded: (lower != p).then(|| CommandGlob::new(&lower)),
+            composite: pattern_is_composite(p),
+            id: 0,
+        }
+    }
+
+    /// The pattern lower-cased (the pattern itself when it has no upper-case letters).
+    pub fn folded(&self) -> &CommandGlob {
+        self.folded.as_ref().unwrap_or(&self.exact)
+    }
+}
+
+/// Finds, in one pass over a text, which command patterns and `command_contains` strings could
+/// possibly match it. Every pattern's required literals (and every contains string) are
+/// lower-cased ASCII needles; a text's candidate set holds each id all of whose needles the text
+/// contains (ASCII case-insensitively, with `\` read as `/`, as the globs read it), plus the ids
+/// that have no usable needle. Needles are indexed by their first two bytes, so building the
+/// index is a sort and looking a text up is one bitmap probe per byte.
 #[derive(Debug, Clone, Default)]
 pub struct Prefilter {
-    ac: Option<aho_corasick::AhoCorasick>,
-    /// Needle index → pattern ids.
+    /// Bit `a << 8 | b` set when some needle starts with the bytes `a b`.
+    pairs: Vec<u64>,
+    /// Set bits of `pairs` before each word of it, so a pair's rank is one popcount away.
+    ranks: Vec<u32>,
+    /// For the pair of rank `r`, its needles are `keys[starts[r]..starts[r + 1]]`.
+    starts: Vec<u32>,
+    /// Needle indices sorted by their first two bytes.
+    keys: Vec<u32>,
+    /// Needle bytes (lower-cased ASCII, at least 2 bytes).
+    needles: Vec<Box<[u8]>>,
+    /// Needle index → ids whose first needle it is.
     owners: Vec<Vec<usize>>,
-    /// Patterns without a usable literal (always candidates).
+    /// Id → its other needles.
+    requires: Vec<Vec<u32>>,
+    /// Ids without a usable needle (always candidates).
     always: Vec<usize>,
-    /// Number of patterns.
+    /// Number of ids.
     count: usize,
+}
+
+/// How the prefilter reads a text byte: ASCII lower-cased, `\` as `/`.
+#[inline]
+fn fold_byte(b: u8) -> u8 {
+    if b == b'\\' {
+        b'/'
+    } else {
+        b.to_ascii_lowercase()
+    }
 }
 
 impl Prefilter {
@@ -48,67 +90,209 @@ impl Prefilter {
     /// The candidate set of a text: bit `id` set when pattern `id` may match it.
     pub fn candidates(&self, text: &str) -> Vec<u64> {
         let mut bits = vec![0u64; self.words()];
+        self.candidates_into(text, &mut bits, &mut Vec::new());
+        bits
+    }
+
+    /// ORs the candidate set of `text` into `bits` (`words()` long); `found` is scratch space.
+    pub fn candidates_into(&self, text: &str, bits: &mut [u64], found: &mut Vec<u64>) {
         for &i in &self.always {
             bits[i / 64] |= 1 << (i % 64);
         }
-        if let Some(ac) = &self.ac {
-            let owned;
-            let t = if text.contains('\\') {
-                owned = text.replace('\\', "/");
-                owned.as_str()
-            } else {
-                text
-            };
-            for m in ac.find_overlapping_iter(t) {
-                for &i in &self.owners[m.pattern().as_usize()] {
-                    bits[i / 64] |= 1 << (i % 64);
+        if self.keys.is_empty() {
+            return;
+        }
+        found.clear();
+        found.resize(self.needles.len() / 64 + 1, 0);
+        let mut any = false;
+        let t = text.as_bytes();
+        let mut prev = match t.first() {
+            Some(&b) => fold_byte(b),
+            None => return,
+        };
+        for i in 1..t.len() {
+            let cur = fold_byte(t[i]);
+            let pair = u16::from(prev) << 8 | u16::from(cur);
+            prev = cur;
+            if self.pairs[usize::from(pair) / 64] & (1 << (pair % 64)) == 0 {
+                continue;
+            }
+            let rest = &t[i - 1..];
+            let (w, b) = (usize::from(pair) / 64, pair % 64);
+            let rank =
+                self.ranks[w] as usize + (self.pairs[w] & ((1u64 << b) - 1)).count_ones() as usize;
+            let bucket = &self.keys[self.starts[rank] as usize..self.starts[rank + 1] as usize];
+            for &n in bucket {
+                let needle = &self.needles[n as usize];
+                if needle.len() <= rest.len()
+                    && needle[2..]
+                        .iter()
+                        .zip(&rest[2..])
+                        .all(|(a, b)| *a == fold_byte(*b))
+                {
+                    found[n as usize / 64] |= 1 << (n % 64);
+                    any = true;
                 }
             }
         }
-        bits
+        if !any {
+            return;
+        }
+        let has = |n: u32| found[n as usize / 64] & (1 << (n % 64)) != 0;
+        for (w, &word) in found.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let n = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                for &id in &self.owners[n] {
+                    if self.requires[id].iter().all(|&r| has(r)) {
+                        bits[id / 64] |= 1 << (id % 64);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Collects needles for the prefilter, one id per pattern or contains string.
+#[derive(Default)]
+struct PrefilterBuilder {
+    /// (lower-cased needle, id, whether it is the id's first needle).
+    needles: Vec<(String, usize, bool)>,
+    always: Vec<usize>,
+    count: usize,
+}
+
+impl PrefilterBuilder {
+    /// Registers an id whose matches all contain every one of `lits` (ASCII
+    /// case-insensitively). Literals that are too short, not ASCII or hold a `\` are not
+    /// needles; an id left with none is always a candidate.
+    fn add<S: AsRef<str>>(&mut self, lits: &[S]) -> usize {
+        let id = self.count;
+        self.count += 1;
+        let mut usable: Vec<&str> = lits
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|l| l.len() >= 2 && l.is_ascii() && !l.contains('\\'))
+            .collect();
+        if usable.is_empty() {
+            self.always.push(id);
+            return id;
+        }
+        // The longest needle first: it decides which texts are looked at further.
+        usable.sort_by_key(|l| std::cmp::Reverse(l.len()));
+        for (k, l) in usable.into_iter().enumerate() {
+            self.needles.push((l.to_ascii_lowercase(), id, k == 0));
+        }
+        id
+    }
+
+    fn build(mut self) -> Prefilter {
+        self.needles.sort_unstable();
+        let mut pairs = vec![0u64; 1024];
+        let mut keys: Vec<(u16, u32)> = Vec::new();
+        let mut needles: Vec<Box<[u8]>> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        let mut requires: Vec<Vec<u32>> = vec![Vec::new(); self.count];
+        let mut last: Option<&str> = None;
+        for (n, id, first) in &self.needles {
+            if last != Some(n.as_str()) {
+                last = Some(n);
+                let b = n.as_bytes();
+                let pair = u16::from(b[0]) << 8 | u16::from(b[1]);
+                pairs[usize::from(pair) / 64] |= 1 << (pair % 64);
+                keys.push((pair, needles.len() as u32));
+                needles.push(b.into());
+                owners.push(Vec::new());
+            }
+            let k = needles.len() - 1;
+            if *first {
+                owners[k].push(*id);
+            } else if !requires[*id].contains(&(k as u32)) {
+                requires[*id].push(k as u32);
+            }
+        }
+        keys.sort_unstable();
+        let mut ranks = Vec::with_capacity(pairs.len());
+        let mut total = 0u32;
+        for w in &pairs {
+            ranks.push(total);
+            total += w.count_ones();
+        }
+        let mut starts = Vec::with_capacity(total as usize + 1);
+        let mut last = None;
+        for (i, (pair, _)) in keys.iter().enumerate() {
+            if last != Some(*pair) {
+                starts.push(i as u32);
+                last = Some(*pair);
+            }
+        }
+        starts.push(keys.len() as u32);
+        Prefilter {
+            pairs,
+            ranks,
+            starts,
+            keys: keys.into_iter().map(|(_, n)| n).collect(),
+            needles,
+            owners,
+            requires,
+            always: self.always,
+            count: self.count,
+        }
+    }
+}
+
+/// A set of prefilter ids, as the words of a candidate set it intersects.
+#[derive(Debug, Clone, Default)]
+pub struct IdMask(Vec<(usize, u64)>);
+
+impl IdMask {
+    fn from_ids(ids: impl IntoIterator<Item = usize>) -> IdMask {
+        let mut m: Vec<(usize, u64)> = Vec::new();
+        for id in ids {
+            let (w, b) = (id / 64, 1u64 << (id % 64));
+            match m.iter_mut().find(|(x, _)| *x == w) {
+                Some((_, bits)) => *bits |= b,
+                None => m.push((w, b)),
+            }
+        }
+        m.sort_unstable();
+        IdMask(m)
+    }
+
+    /// Whether any id of the mask is in the candidate set `bits`.
+    pub fn intersects(&self, bits: &[u64]) -> bool {
+        self.0
+            .iter()
+            .any(|&(w, m)| bits.get(w).is_some_and(|b| b & m != 0))
     }
 }
 
 fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
-    let mut needles: Vec<String> = Vec::new();
-    let mut owners: Vec<Vec<usize>> = Vec::new();
-    let mut always = Vec::new();
-    let mut id = 0;
+    let mut b = PrefilterBuilder::default();
     for p in policies.iter_mut() {
         for r in p.rules.iter_mut() {
-            for pat in r.when.cmd.iter_mut().chain(r.when.cmd_not.iter_mut()) {
-                pat.id = id;
-                let lit = pat.exact.required_literal();
-                if lit.len() < 2 || !lit.is_ascii() {
-                    always.push(id);
-                } else {
-                    let l = lit.to_ascii_lowercase();
-                    match needles.iter().position(|n| *n == l) {
-                        Some(k) => owners[k].push(id),
-                        None => {
-                            needles.push(l);
-                            owners.push(vec![id]);
-                        }
-                    }
-                }
-                id += 1;
+            let c = &mut r.when;
+            for pat in c.cmd.iter_mut().chain(c.cmd_not.iter_mut()) {
+                pat.id = b.add(&pat.exact.required_literals());
             }
+            // Grant rules look for the string as written, restrictive ones for it lower-cased:
+            // the needle serves both only when the string is ASCII.
+            c.contains_ids = c
+                .contains
+                .iter()
+                .zip(&c.contains_folded)
+                .map(|(s, f)| b.add(&[if s.is_ascii() { f.as_str() } else { "" }]))
+                .collect();
+            c.command_gate = IdMask::from_ids(
+                c.cmd
+                    .iter()
+                    .map(|p| p.id)
+                    .chain(c.contains_ids.iter().copied()),
+            );
         }
     }
-    let ac = aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(&needles)
-        .ok();
-    if ac.is_none() {
-        always = (0..id).collect();
-    }
-    Prefilter {
-        ac,
-        owners,
-        always,
-        count: id,
-    }
+    b.build()
 }
 
 /// A compiled path pattern with its load-time symlink-resolved variant.
@@ -182,6 +366,11 @@ pub struct Conditions {
     pub contains: Vec<String>,
     /// `command_contains` lower-cased.
     pub contains_folded: Vec<String>,
+    /// Prefilter ids of `contains_folded`.
+    pub contains_ids: Vec<usize>,
+    /// Prefilter ids of `cmd` and `contains`: a call none of whose texts has one of these
+    /// candidates cannot match the rule's command condition.
+    pub command_gate: IdMask,
     /// `command_env_assignments`.
     pub env: Vec<CommandGlob>,
     /// `path_matches`.
@@ -248,6 +437,10 @@ pub struct CompiledPolicy {
     pub origin: Arc<Origin>,
     /// Index into the loaded set (file/merge order).
     pub order: usize,
+    /// `origin.is_durable()`, computed once.
+    pub durable: bool,
+    /// Agent and session globs are both `*` (every call's agent and session are in scope).
+    any_agent_session: bool,
 }
 
 impl CompiledPolicy {
@@ -280,6 +473,72 @@ pub struct CompiledPolicySet {
     pub warnings: Vec<String>,
     /// Literal prefilter over every command pattern.
     pub prefilter: Prefilter,
+    /// For each tool name written in a scope or reserved by the engine, the indices of the
+    /// policies whose tool globs take it (agent and session still to check).
+    tool_index: Vec<(String, Vec<usize>)>,
+}
+
+/// Tool classes the engine reserves (see `call::canonical_tool`).
+const RESERVED_TOOLS: &[&str] = &[
+    "exec",
+    "read",
+    "write",
+    "edit",
+    "fetch",
+    "agent",
+    "mcp",
+    "mcp-dangerous",
+    "mcp-destructive",
+    "web_fetch",
+    "web_search",
+    "http",
+    "browser",
+];
+
+fn build_tool_index(policies: &[CompiledPolicy]) -> Vec<(String, Vec<usize>)> {
+    let mut names: Vec<&str> = RESERVED_TOOLS.to_vec();
+    for p in policies {
+        for t in &p.tools {
+            if !names.contains(&t.source()) {
+                names.push(t.source());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            let idx = policies
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.tools.is_empty() || p.tools.iter().any(|t| t.matches(n)))
+                .map(|(i, _)| i)
+                .collect();
+            (n.to_string(), idx)
+        })
+        .collect()
+}
+
+impl CompiledPolicySet {
+    /// The policies in scope for a call of `tool` by `agent` in `session`, in priority order.
+    pub fn in_scope(&self, tool: &str, agent: &str, session: &str) -> Vec<&CompiledPolicy> {
+        // `*` matches every value a glob accepts at all.
+        let star_matches = agent.len() <= MAX_VALUE_BYTES && session.len() <= MAX_VALUE_BYTES;
+        match self.tool_index.iter().find(|(n, _)| n == tool) {
+            Some((_, idx)) => idx
+                .iter()
+                .map(|&i| &self.policies[i])
+                .filter(|p| {
+                    (p.any_agent_session && star_matches)
+                        || (p.agent.matches(agent) && p.session.matches(session))
+                })
+                .collect(),
+            None => self
+                .policies
+                .iter()
+                .filter(|p| p.in_scope(tool, agent, session))
+                .collect(),
+        }
+    }
 }
 
 fn list(v: &Option<OneOrMany>) -> &[String] {
@@ -287,15 +546,7 @@ fn list(v: &Option<OneOrMany>) -> &[String] {
 }
 
 fn cmd_patterns(v: &Option<OneOrMany>) -> Vec<CmdPattern> {
-    list(v)
-        .iter()
-        .map(|p| CmdPattern {
-            exact: CommandGlob::new(p),
-            folded: CommandGlob::new(&p.to_lowercase()),
-            composite: pattern_is_composite(p),
-            id: 0,
-        })
-        .collect()
+    list(v).iter().map(|p| CmdPattern::new(p)).collect()
 }
 
 /// Resolves the literal directory prefix of a pattern through symlinks (load time only).
@@ -354,6 +605,8 @@ fn compile_when(w: Option<&When>) -> Conditions {
             .iter()
             .map(|s| s.to_lowercase())
             .collect(),
+        contains_ids: Vec::new(),
+        command_gate: IdMask::default(),
         env: list(&w.command_env_assignments)
             .iter()
             .map(|p| CommandGlob::new(p))
@@ -500,6 +753,8 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
             })
             .collect();
         rule_count += rules.len();
+        let agent = glob_or_star(scope.agent);
+        let session = glob_or_star(scope.session);
         policies.push(CompiledPolicy {
             name: p
                 .name
@@ -515,15 +770,18 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
                 .tool
                 .map(|t| t.0.iter().map(|s| CommandGlob::new(s)).collect())
                 .unwrap_or_default(),
-            agent: glob_or_star(scope.agent),
-            session: glob_or_star(scope.session),
             rules,
+            durable: sp.origin.is_durable(),
+            any_agent_session: agent.source() == "*" && session.source() == "*",
             origin: Arc::new(sp.origin.clone()),
+            agent,
+            session,
             order,
         });
     }
     policies.sort_by_key(|p| (p.priority, p.order));
     let prefilter = build_prefilter(&mut policies);
+    let tool_index = build_tool_index(&policies);
     CompiledPolicySet {
         default_action: set.default_action.unwrap_or(Action::Deny),
         policies,
@@ -534,5 +792,105 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
         sources: set.sources.clone(),
         warnings: set.warnings.clone(),
         prefilter,
+        tool_index,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(needles: &[String], text: &str) -> Vec<usize> {
+        let t: String = text
+            .chars()
+            .map(|c| {
+                if c == '\\' {
+                    '/'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        needles
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                n.len() < 2
+                    || !n.is_ascii()
+                    || n.contains('\\')
+                    || t.contains(&n.to_ascii_lowercase())
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn fast(needles: &[String], text: &str) -> Vec<usize> {
+        let mut b = PrefilterBuilder::default();
+        for n in needles {
+            b.add(&[n]);
+        }
+        let pf = b.build();
+        let bits = pf.candidates(text);
+        (0..needles.len())
+            .filter(|i| bits[i / 64] & (1 << (i % 64)) != 0)
+            .collect()
+    }
+
+    #[test]
+    fn prefilter_examples() {
+        let needles: Vec<String> = [
+            "rm -rf", "RM", "git push", "x", "é!", "a\\b", "/etc/", "rm -rf",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for t in [
+            "",
+            "r",
+            "RM -RF /",
+            "sudo git PUSH",
+            "cat C:\\etc\\x",
+            "nothing",
+            "xrm",
+        ] {
+            assert_eq!(fast(&needles, t), naive(&needles, t), "text {t:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn prefilter_requires_every_needle_of_an_id(
+            ids in proptest::collection::vec(
+                proptest::collection::vec("[a-cA-C/\\\\ é-]{0,4}", 1..4), 1..30),
+            text in "[a-cA-C/\\\\ é-]{0,30}",
+        ) {
+            let mut b = PrefilterBuilder::default();
+            for lits in &ids {
+                b.add(lits);
+            }
+            let bits = b.build().candidates(&text);
+            let t: String = text
+                .chars()
+                .map(|c| if c == '\\' { '/' } else { c.to_ascii_lowercase() })
+                .collect();
+            for (i, lits) in ids.iter().enumerate() {
+                let usable: Vec<&String> = lits
+                    .iter()
+                    .filter(|l| l.len() >= 2 && l.is_ascii() && !l.contains('\\'))
+                    .collect();
+                let expect = usable.is_empty()
+                    || usable.iter().all(|l| t.contains(&l.to_ascii_lowercase()));
+                prop_assert_eq!(bits[i / 64] & (1 << (i % 64)) != 0, expect, "id {} {:?}", i, lits);
+            }
+        }
+
+        #[test]
+        fn prefilter_is_a_superset_of_substring_search(
+            needles in proptest::collection::vec("[a-cA-C/\\\\ é-]{0,4}", 1..40),
+            text in "[a-cA-C/\\\\ é-]{0,30}",
+        ) {
+            prop_assert_eq!(fast(&needles, &text), naive(&needles, &text));
+        }
     }
 }

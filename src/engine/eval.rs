@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::call::ToolCall;
 use super::command::{
-    self, GrantView, alternate_readings, body_variants, grant_view, normalize, rm_aliases,
-    split_compound,
+    self, alternate_readings, body_variants, grant_view, normalize, rm_aliases, split_compound,
 };
 use super::compile::{
     CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern, Prefilter,
@@ -48,68 +47,217 @@ pub struct EvalContext<'a> {
     pub default_deny: bool,
 }
 
-/// One candidate group: a component and every reading of it.
+/// A fast, non-cryptographic hasher for the per-call text tables (keys are short strings).
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// Every text of one analysed command, each stored once (in one buffer) with its prefilter
+/// candidate set.
 #[derive(Debug, Default)]
-struct Group {
+struct Texts {
+    buf: String,
+    /// Byte range of each text in `buf`.
+    spans: Vec<(u32, u32)>,
+    /// The union of every text's candidate set (the first `words` words: a rule whose command
+    /// gate misses it cannot match any text of this call), then `words` words per text.
+    bits: Vec<u64>,
+    words: usize,
+    /// Text → id, once there are enough texts for a linear search to cost more.
+    index: FxMap<String, u32>,
+    /// Scratch space of the prefilter.
+    found: Vec<u64>,
+}
+
+/// Texts up to this many are found by a linear search.
+const LINEAR_TEXTS: usize = 16;
+
+impl Texts {
+    fn new(pf: &Prefilter, size_hint: usize) -> Texts {
+        let words = pf.words();
+        let mut bits = Vec::with_capacity(words * 4);
+        bits.resize(words, 0);
+        Texts {
+            buf: String::with_capacity(size_hint),
+            spans: Vec::with_capacity(4),
+            bits,
+            words,
+            index: FxMap::default(),
+            found: Vec::new(),
+        }
+    }
+
+    /// The id of `s`, adding it (and its candidate set) when new.
+    fn id(&mut self, s: &str, pf: &Prefilter) -> u32 {
+        self.id_like(s, pf, None)
+    }
+
+    /// [`Texts::id`]; a new text takes the candidate set of text `same` when given (the
+    /// prefilter reads ASCII case-insensitively, so an ASCII text and its lower-case have
+    /// the same candidates).
+    fn id_like(&mut self, s: &str, pf: &Prefilter, same: Option<u32>) -> u32 {
+        if self.spans.len() <= LINEAR_TEXTS {
+            if let Some(i) = (0..self.spans.len() as u32).find(|&i| self.str(i) == s) {
+                return i;
+            }
+        } else if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let id = self.spans.len() as u32;
+        let at = self.bits.len();
+        self.bits.resize(at + self.words, 0);
+        match same {
+            Some(o) => {
+                let from = (o as usize + 1) * self.words;
+                self.bits.copy_within(from..from + self.words, at);
+            }
+            None => pf.candidates_into(s, &mut self.bits[at..], &mut self.found),
+        }
+        let (union, own) = self.bits.split_at_mut(at);
+        for (u, b) in union[..self.words].iter_mut().zip(own.iter()) {
+            *u |= b;
+        }
+        let start = self.buf.len() as u32;
+        self.buf.push_str(s);
+        self.spans.push((start, self.buf.len() as u32));
+        if self.spans.len() > LINEAR_TEXTS {
+            if self.index.is_empty() {
+                for i in 0..self.spans.len() as u32 {
+                    let t = self.str(i).to_string();
+                    self.index.insert(t, i);
+                }
+            } else {
+                self.index.insert(s.to_string(), id);
+            }
+        }
+        id
+    }
+
+    /// The id of `s` lower-cased, given the id of `s`.
+    fn lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
+        let s = self.str(id);
+        if s.is_ascii() {
+            if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+                return id;
+            }
+            let l = s.to_ascii_lowercase();
+            return self.id_like(&l, pf, Some(id));
+        }
+        let l = s.to_lowercase();
+        if l == s {
+            return id;
+        }
+        self.id(&l, pf)
+    }
+
+    fn str(&self, id: u32) -> &str {
+        let (a, b) = self.spans[id as usize];
+        &self.buf[a as usize..b as usize]
+    }
+
+    fn bits(&self, id: u32) -> &[u64] {
+        let at = (id as usize + 1) * self.words;
+        &self.bits[at..at + self.words]
+    }
+
+    fn union(&self) -> &[u64] {
+        &self.bits[..self.words]
+    }
+}
+
+/// One candidate group, as texts: a component and every reading of it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct RawGroup {
     /// Texts matched directly (component, bodies, normalized forms, alternate readings).
     direct: Vec<String>,
     /// Texts checked against exclusions.
     excl: Vec<String>,
     /// Canonical rm/find aliases (excluded only individually).
     aliases: Vec<String>,
+}
+
+/// A range of the view's id arena.
+type Span = (u32, u32);
+
+/// One candidate group: ranges of text ids in the view's arena.
+#[derive(Debug, Default, Clone, Copy)]
+struct Group {
+    /// Texts matched directly (component, bodies, normalized forms, alternate readings).
+    direct: Span,
+    /// Texts checked against exclusions.
+    excl: Span,
+    /// Canonical rm/find aliases (excluded only individually).
+    aliases: Span,
+    /// `direct` lower-cased, for case-insensitive `command_contains`.
+    lower: Span,
     /// Whether texts are case-folded (match folded patterns).
     folded: bool,
-    /// `direct` lower-cased, for case-insensitive `command_contains`.
-    lower: Vec<String>,
-    /// Prefilter candidate sets of `direct`, `aliases` and `excl`.
-    direct_bits: Vec<Vec<u64>>,
-    alias_bits: Vec<Vec<u64>>,
-    excl_bits: Vec<Vec<u64>>,
 }
 
 fn has_bit(bits: &[u64], i: usize) -> bool {
     bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
-impl Group {
-    /// Computes prefilter candidate sets for every text (cached across groups).
-    fn index(&mut self, pf: &Prefilter, cache: &mut HashMap<String, Vec<u64>>) {
-        let mut get = |t: &String| {
-            cache
-                .entry(t.clone())
-                .or_insert_with(|| pf.candidates(t))
-                .clone()
-        };
-        self.direct_bits = self.direct.iter().map(&mut get).collect();
-        self.alias_bits = self.aliases.iter().map(&mut get).collect();
-        self.excl_bits = self.excl.iter().map(&mut get).collect();
-    }
-}
-
-impl Group {
-    /// Fills the lower-cased texts once the group is complete.
-    fn finish(mut self) -> Group {
-        self.lower = self.direct.iter().map(|t| t.to_lowercase()).collect();
-        self
-    }
-}
-
 /// The analysed command, shared by every rule of one evaluation.
 #[derive(Debug, Default)]
 struct CommandView {
-    raw: String,
-    raw_folded: String,
+    /// The sanitized command.
+    raw: u32,
+    raw_folded: u32,
     /// Lower-cased NormalizeCommand(raw), when the raw text has quotes or backslashes.
-    norm_folded: Option<String>,
-    grant: GrantView,
+    norm_folded: Option<u32>,
+    /// NormalizeCommand(raw).
+    normalized: u32,
+    /// Grant components.
+    components: Span,
+    /// More than one segment, or a substitution.
+    composite: bool,
     /// Groups tied to grant components (reference semantics).
     groups: Vec<Group>,
     /// The whole command when it has several components (untied fallback).
     raw_group: Option<Group>,
-    /// Further readings: case-folded and parser-derived. Restrictive only.
+    /// Further readings: case-folded and parser-derived. Restrictive only. A reading identical
+    /// to a group of `groups` or to an earlier one is left out: it could only repeat a result
+    /// that already counts (a live tied group makes the reference reading match).
     extra: Vec<Group>,
     /// Too many rm aliases: rules with command patterns fail closed.
     alias_overflow: bool,
+    /// Every text above with its prefilter candidates.
+    texts: Texts,
+    /// Text ids referred to by spans.
+    ids: Vec<u32>,
+    /// Built by the plain-words fast path (no assignments to report, see [`plain_words`]).
+    plain: bool,
+}
+
+impl CommandView {
+    fn ids(&self, s: Span) -> &[u32] {
+        &self.ids[s.0 as usize..s.1 as usize]
+    }
+
+    fn str(&self, id: u32) -> &str {
+        self.texts.str(id)
+    }
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -119,8 +267,8 @@ fn push_unique(v: &mut Vec<String>, s: String) {
 }
 
 /// Builds a group from one component text.
-fn group_for(text: &str, overflow: &mut bool) -> Group {
-    let mut g = Group::default();
+fn group_for(text: &str, overflow: &mut bool) -> RawGroup {
+    let mut g = RawGroup::default();
     let mut base = vec![text.to_string()];
     for b in body_variants(text) {
         push_unique(&mut base, b);
@@ -143,29 +291,210 @@ fn group_for(text: &str, overflow: &mut bool) -> Group {
     g
 }
 
-fn fold_group(g: &Group) -> Group {
-    let f = |v: &Vec<String>| v.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
-    Group {
-        direct: f(&g.direct),
-        excl: f(&g.excl),
-        aliases: f(&g.aliases),
-        folded: true,
-        ..Default::default()
+/// First words that make a plain command more than its words: wrappers the compatibility
+/// reading unwraps, shells, rm/find aliases, multi-call binaries, `eval`, shell keywords that
+/// body variants peel, and assignment builtins (compared lower-cased).
+const NOT_PLAIN_FIRST: &[&str] = &[
+    "command",
+    "exec",
+    "nohup",
+    "env",
+    "nice",
+    "timeout",
+    "setsid",
+    "stdbuf",
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ash",
+    "ksh",
+    "cmd",
+    "cmd.exe",
+    "powershell",
+    "powershell.exe",
+    "pwsh",
+    "pwsh.exe",
+    "busybox",
+    "toybox",
+    "rm",
+    "find",
+    "eval",
+    "case",
+    "if",
+    "elif",
+    "while",
+    "until",
+    "then",
+    "do",
+    "else",
+    "export",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "set",
+    "setx",
+];
+
+/// Whether `raw` is plain words — ASCII letters, digits and `-_./:,@+%=` separated by single
+/// spaces — whose compatibility reading is the text itself: one segment and component, no
+/// substitutions, nothing to unwrap or peel (see [`NOT_PLAIN_FIRST`]; the last word is no
+/// `fi`/`done`/`esac`), no other spelling of the executable (its first word has no `/`), no rm
+/// or find alias and no assignment (no `=` in the first word).
+fn plain_words(raw: &str) -> bool {
+    const PUNCT: &[u8] = b" -_./:,@+%=";
+    if raw.is_empty()
+        || raw.starts_with(' ')
+        || raw.ends_with(' ')
+        || raw.contains("  ")
+        || !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || PUNCT.contains(&b))
+    {
+        return false;
     }
-    .finish()
+    let first = raw.split(' ').next().unwrap_or_default();
+    let last = raw.rsplit(' ').next().unwrap_or_default();
+    !first.contains(['=', '/'])
+        && !NOT_PLAIN_FIRST
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(first))
+        && !matches!(last, "fi" | "done" | "esac")
+}
+
+/// Builds the interned groups of one call.
+struct ViewBuilder<'a> {
+    pf: &'a Prefilter,
+    texts: Texts,
+    ids: Vec<u32>,
+    /// group_for results by text, with their overflow flag.
+    memo: FxMap<String, (RawGroup, bool)>,
+    overflow: bool,
+}
+
+impl ViewBuilder<'_> {
+    fn group_for(&mut self, text: &str) -> RawGroup {
+        if let Some((g, of)) = self.memo.get(text) {
+            self.overflow |= *of;
+            return g.clone();
+        }
+        let mut of = false;
+        let g = group_for(text, &mut of);
+        self.overflow |= of;
+        self.memo.insert(text.to_string(), (g.clone(), of));
+        g
+    }
+
+    fn span(&mut self, texts: &[String]) -> Span {
+        let start = self.ids.len() as u32;
+        for t in texts {
+            let id = self.texts.id(t, self.pf);
+            self.ids.push(id);
+        }
+        (start, self.ids.len() as u32)
+    }
+
+    /// The group's id lists: direct, excl, aliases, lower.
+    fn intern(&mut self, g: &RawGroup) -> [Vec<u32>; 4] {
+        let pf = self.pf;
+        let mut ids = |v: &Vec<String>| v.iter().map(|t| self.texts.id(t, pf)).collect::<Vec<_>>();
+        let direct = ids(&g.direct);
+        let excl = ids(&g.excl);
+        let aliases = ids(&g.aliases);
+        let lower = self.lower(&direct);
+        [direct, excl, aliases, lower]
+    }
+
+    /// The id lists of the group lower-cased (`fold_group`), from the lists of the group.
+    fn fold(&mut self, lists: &[Vec<u32>; 4]) -> [Vec<u32>; 4] {
+        let direct = self.lower(&lists[0]);
+        let excl = self.lower(&lists[1]);
+        let aliases = self.lower(&lists[2]);
+        let lower = self.lower(&direct);
+        [direct, excl, aliases, lower]
+    }
+
+    fn lower(&mut self, ids: &[u32]) -> Vec<u32> {
+        ids.iter()
+            .map(|&id| self.texts.lower_id(id, self.pf))
+            .collect()
+    }
+
+    fn push(&mut self, lists: &[Vec<u32>; 4], folded: bool) -> Group {
+        let mut span = |v: &Vec<u32>| {
+            let start = self.ids.len() as u32;
+            self.ids.extend_from_slice(v);
+            (start, self.ids.len() as u32)
+        };
+        Group {
+            direct: span(&lists[0]),
+            excl: span(&lists[1]),
+            aliases: span(&lists[2]),
+            lower: span(&lists[3]),
+            folded,
+        }
+    }
 }
 
 impl CommandView {
     fn build(raw_in: &str, pf: &Prefilter) -> CommandView {
         let raw = command::sanitize(raw_in);
+        let analysis = shell::analyze(&raw);
+        if plain_words(&raw)
+            && let [c] = analysis.commands.as_slice()
+            && c.redirects.is_empty()
+            && c.assignments.is_empty()
+            && c.argv.iter().map(String::as_str).eq(raw.split(' '))
+        {
+            return CommandView::plain(&raw, pf);
+        }
+        CommandView::general(raw, &analysis, pf)
+    }
+
+    /// The view of a plain-words command, as [`CommandView::general`] would build it: the text
+    /// is its own single component, normalized form and only reading; the parser sees the
+    /// same one command; the only extra reading is the lower-cased text.
+    fn plain(raw: &str, pf: &Prefilter) -> CommandView {
+        let mut texts = Texts::new(pf, 2 * raw.len());
+        let id = texts.id(raw, pf);
+        let lower = texts.lower_id(id, pf);
+        let one = |at: u32| (at, at + 1);
+        let group = |t: Span, folded: bool| Group {
+            direct: t,
+            excl: t,
+            aliases: (0, 0),
+            lower: one(1),
+            folded,
+        };
+        CommandView {
+            raw: id,
+            raw_folded: lower,
+            norm_folded: None,
+            normalized: id,
+            components: one(0),
+            composite: false,
+            groups: vec![group(one(0), false)],
+            raw_group: None,
+            extra: vec![group(one(1), true)],
+            alias_overflow: false,
+            texts,
+            ids: vec![id, lower],
+            plain: true,
+        }
+    }
+
+    fn general(raw: String, analysis: &shell::ShellAnalysis, pf: &Prefilter) -> CommandView {
         let grant = grant_view(&raw);
-        let mut overflow = false;
-        let mut groups: Vec<Group> = grant
-            .components
-            .iter()
-            .map(|c| group_for(c, &mut overflow))
-            .collect();
-        let raw_g = group_for(&raw, &mut overflow);
+        let mut b = ViewBuilder {
+            pf,
+            texts: Texts::new(pf, 8 * raw.len()),
+            ids: Vec::new(),
+            memo: FxMap::default(),
+            overflow: false,
+        };
+        let mut groups: Vec<RawGroup> = grant.components.iter().map(|c| b.group_for(c)).collect();
+        let raw_g = b.group_for(&raw);
         let raw_group = if groups.len() == 1 {
             // A single component: the whole command is that component.
             let g = &mut groups[0];
@@ -182,53 +511,121 @@ impl CommandView {
         } else {
             Some(raw_g)
         };
-        let groups: Vec<Group> = groups.into_iter().map(Group::finish).collect();
-        let raw_group = raw_group.map(Group::finish);
-        let mut extra: Vec<Group> = groups.iter().map(fold_group).collect();
-        if let Some(r) = &raw_group {
-            extra.push(fold_group(r));
-        }
+        // Extra readings, in order: the folded groups, then per parser command its heredoc
+        // segments (folded, then as written) and the command (folded, then as written).
+        // A folded reading is `fold_group` of the reading before it, built from its ids.
+        let mut extra_raw: Vec<(RawGroup, bool)> = Vec::new();
         // Commands the bash parser finds: behind sudo/xargs/find -exec/ssh, in heredocs fed
         // to shells, in substitutions, in any letter case.
-        let analysis = shell::analyze(&raw);
         for c in &analysis.commands {
             let text = c.argv.join(" ");
-            let mut g = group_for(&text, &mut overflow);
+            let mut g = b.group_for(&text);
             for r in &c.redirects {
                 if !r.heredoc.is_empty() {
                     for seg in split_compound(&r.heredoc) {
-                        let hg = group_for(&seg, &mut overflow);
-                        extra.push(fold_group(&hg));
-                        extra.push(hg.finish());
+                        let hg = b.group_for(seg);
+                        extra_raw.push((hg, true));
                     }
                 }
             }
             g.direct.retain(|t| !t.is_empty());
-            extra.push(fold_group(&g));
-            extra.push(g.finish());
+            extra_raw.push((g, true));
         }
-        let raw_folded = raw.to_lowercase();
-        let norm_folded = (raw.contains(['\'', '"', '\\'])).then(|| normalize(&raw).to_lowercase());
-        let mut cache = HashMap::new();
-        let mut groups = groups;
-        let mut raw_group = raw_group;
-        for g in groups
-            .iter_mut()
-            .chain(raw_group.iter_mut())
-            .chain(extra.iter_mut())
-        {
-            g.index(pf, &mut cache);
+        let mut seen: std::collections::HashSet<
+            ([Vec<u32>; 4], bool),
+            std::hash::BuildHasherDefault<FxHasher>,
+        > = Default::default();
+        let mut tied = Vec::new();
+        // Candidate extra readings in order, as (lists, folded).
+        let mut extra_lists: Vec<([Vec<u32>; 4], bool)> = Vec::new();
+        for g in &groups {
+            let lists = b.intern(g);
+            tied.push(b.push(&lists, false));
+            extra_lists.push((b.fold(&lists), true));
+            seen.insert((lists, false));
         }
+        let raw_group = raw_group.map(|g| {
+            let lists = b.intern(&g);
+            extra_lists.push((b.fold(&lists), true));
+            b.push(&lists, false)
+        });
+        // Parser and heredoc readings: folded, then as written.
+        for (g, _) in &extra_raw {
+            let lists = b.intern(g);
+            extra_lists.push((b.fold(&lists), true));
+            extra_lists.push((lists, false));
+        }
+        let mut extra = Vec::new();
+        for (lists, folded) in extra_lists {
+            if !seen.contains(&(lists.clone(), folded)) {
+                extra.push(b.push(&lists, folded));
+                seen.insert((lists, folded));
+            }
+        }
+        // Every text a rule may read is in the table, so the union of candidates covers them.
+        let raw_folded = b.texts.id(&raw.to_lowercase(), pf);
+        let norm_folded = raw
+            .contains(['\'', '"', '\\'])
+            .then(|| b.texts.id(&normalize(&raw).to_lowercase(), pf));
+        let raw_id = b.texts.id(&raw, pf);
+        let normalized = b.texts.id(&grant.normalized, pf);
+        let components = b.span(&grant.components);
         CommandView {
-            raw,
+            raw: raw_id,
             raw_folded,
             norm_folded,
-            grant,
-            groups,
+            normalized,
+            components,
+            composite: grant.composite,
+            groups: tied,
             raw_group,
             extra,
-            alias_overflow: overflow,
+            alias_overflow: b.overflow,
+            texts: b.texts,
+            ids: b.ids,
+            plain: false,
         }
+    }
+
+    /// Renders the view's readings as text (ids resolved), for comparing two builds.
+    #[cfg(test)]
+    fn render(&self) -> String {
+        let t = |s: Span| self.ids(s).iter().map(|&i| self.str(i)).collect::<Vec<_>>();
+        let g = |g: &Group| {
+            format!(
+                "direct={:?} excl={:?} aliases={:?} lower={:?} folded={}",
+                t(g.direct),
+                t(g.excl),
+                t(g.aliases),
+                t(g.lower),
+                g.folded
+            )
+        };
+        let mut all: Vec<&str> = (0..self.texts.spans.len() as u32)
+            .map(|i| self.str(i))
+            .collect();
+        all.sort_unstable();
+        let mut out = format!("texts={all:?}\n");
+        out += &format!(
+            "raw={:?} raw_folded={:?} norm_folded={:?} normalized={:?} components={:?} composite={} overflow={}\n",
+            self.str(self.raw),
+            self.str(self.raw_folded),
+            self.norm_folded.map(|i| self.str(i)),
+            self.str(self.normalized),
+            t(self.components),
+            self.composite,
+            self.alias_overflow
+        );
+        for x in &self.groups {
+            out += &format!("group {}\n", g(x));
+        }
+        if let Some(x) = &self.raw_group {
+            out += &format!("raw_group {}\n", g(x));
+        }
+        for x in &self.extra {
+            out += &format!("extra {}\n", g(x));
+        }
+        out
     }
 }
 
@@ -276,11 +673,16 @@ impl<'a> CallView<'a> {
     }
 
     fn env_names(&self) -> &[String] {
-        self.env_names
-            .get_or_init(|| match self.fields.command.as_deref() {
+        self.env_names.get_or_init(|| {
+            // Plain words assign nothing (see `plain_words`).
+            if self.command().is_some_and(|v| v.plain) {
+                return Vec::new();
+            }
+            match self.fields.command.as_deref() {
                 Some(c) => env_assignment_names(&command::sanitize(c)),
                 None => Vec::new(),
-            })
+            }
+        })
     }
 }
 
@@ -317,7 +719,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
         return;
     }
     for seg in split_compound(s) {
-        let words = raw_words(&seg);
+        let words = raw_words(seg);
         let mut i = 0;
         while let Some(w) = words.get(i) {
             match assignment_name(w) {
@@ -326,7 +728,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             }
             i += 1;
         }
-        let toks = command::tokenize(&seg);
+        let toks = command::tokenize(seg);
         let rest = &toks[i.min(toks.len())..];
         let raw_rest = &words[i.min(words.len())..];
         match rest.first().map(|w| command::basename(w)) {
@@ -363,7 +765,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             _ => {}
         }
         // PowerShell: $env:NAME = ...
-        let mut rest_s = seg.as_str();
+        let mut rest_s = seg;
         while let Some(at) = rest_s.to_ascii_lowercase().find("$env:") {
             let after = &rest_s[at + 5..];
             let n: String = after
@@ -376,7 +778,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             }
             rest_s = &after[n.len()..];
         }
-        let norm = command::normalize_segment(&seg);
+        let norm = command::normalize_segment(seg);
         if norm != seg && !norm.is_empty() {
             collect_env(&norm, names, depth + 1);
         }
@@ -437,35 +839,43 @@ struct GroupHit {
     live: bool,
 }
 
-fn group_hit(c: &Conditions, g: &Group, with_contains: bool) -> GroupHit {
-    let pat = |p: &super::compile::CmdPattern, t: &str, bits: &[u64]| {
-        has_bit(bits, p.id)
+fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) -> GroupHit {
+    let texts = &v.texts;
+    let pat = |p: &super::compile::CmdPattern, id: u32| {
+        has_bit(texts.bits(id), p.id)
             && if g.folded {
-                p.folded.matches(t)
+                p.folded().matches(texts.str(id))
             } else {
-                p.exact.matches(t)
+                p.exact.matches(texts.str(id))
             }
     };
-    let excluded = |t: &str, bits: &[u64]| c.cmd_not.iter().any(|p| pat(p, t, bits));
-    let normal = g
-        .direct
+    let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
+    let normal = v
+        .ids(g.direct)
         .iter()
-        .zip(&g.direct_bits)
-        .any(|(t, b)| c.cmd.iter().any(|p| pat(p, t, b)))
+        .any(|&id| c.cmd.iter().any(|p| pat(p, id)))
         || (with_contains
-            && g.lower
-                .iter()
-                .any(|t| c.contains_folded.iter().any(|s| t.contains(s.as_str()))));
-    let alias_hits: Vec<(&String, &Vec<u64>)> = g
-        .aliases
-        .iter()
-        .zip(&g.alias_bits)
-        .filter(|(a, b)| c.cmd.iter().any(|p| pat(p, a, b)))
-        .collect();
-    let group_excluded = normal && g.excl.iter().zip(&g.excl_bits).any(|(t, b)| excluded(t, b));
-    let live = (normal && !group_excluded) || alias_hits.iter().any(|(a, b)| !excluded(a, b));
+            && v.ids(g.lower).iter().any(|&id| {
+                c.contains_folded
+                    .iter()
+                    .zip(&c.contains_ids)
+                    .any(|(s, &k)| has_bit(texts.bits(id), k) && texts.str(id).contains(s.as_str()))
+            }));
+    let mut alias_hit = false;
+    let mut alias_live = false;
+    for &a in v.ids(g.aliases) {
+        if c.cmd.iter().any(|p| pat(p, a)) {
+            alias_hit = true;
+            if !excluded(a) {
+                alias_live = true;
+                break;
+            }
+        }
+    }
+    let group_excluded = normal && v.ids(g.excl).iter().any(|&id| excluded(id));
+    let live = (normal && !group_excluded) || alias_live;
     GroupHit {
-        positive: normal || !alias_hits.is_empty(),
+        positive: normal || alias_hit,
         live,
     }
 }
@@ -476,10 +886,8 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
     let has_c = !c.contains.is_empty();
     let raw_contains = has_c
         && c.contains_folded.iter().any(|s| {
-            v.raw_folded.contains(s.as_str())
-                || v.norm_folded
-                    .as_ref()
-                    .is_some_and(|n| n.contains(s.as_str()))
+            v.str(v.raw_folded).contains(s.as_str())
+                || v.norm_folded.is_some_and(|n| v.str(n).contains(s.as_str()))
         });
     if raw_contains && has_m {
         return true;
@@ -490,7 +898,7 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
     let mut positive = false;
     let mut live = false;
     for g in &v.groups {
-        let h = group_hit(c, g, has_c);
+        let h = group_hit(c, v, g, has_c);
         positive |= h.positive;
         live |= h.live;
     }
@@ -500,33 +908,37 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
         raw_contains
             || v.raw_group
                 .as_ref()
-                .is_some_and(|g| group_hit(c, g, has_c).positive)
+                .is_some_and(|g| group_hit(c, v, g, has_c).positive)
     };
-    reference || v.extra.iter().any(|g| group_hit(c, g, has_c).live)
+    reference || v.extra.iter().any(|g| group_hit(c, v, g, has_c).live)
 }
 
 /// Grant command matching: every component covered by this rule (or an explicit composite).
 fn grant_command(c: &Conditions, v: &CommandView) -> bool {
-    let g = &v.grant;
-    let excluded = |t: &str| c.cmd_not.iter().any(|p| p.exact.matches(t));
-    if excluded(&v.raw) || excluded(&g.normalized) || g.components.iter().any(|t| excluded(t)) {
+    let texts = &v.texts;
+    let pat = |p: &super::compile::CmdPattern, id: u32| {
+        has_bit(texts.bits(id), p.id) && p.exact.matches(texts.str(id))
+    };
+    let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
+    let components = v.ids(v.components);
+    if excluded(v.raw) || excluded(v.normalized) || components.iter().any(|&id| excluded(id)) {
         return false;
     }
-    if g.composite
+    if v.composite
         && c.cmd
             .iter()
-            .any(|p| p.composite && (p.exact.matches(&v.raw) || p.exact.matches(&g.normalized)))
+            .any(|p| p.composite && (pat(p, v.raw) || pat(p, v.normalized)))
     {
         return true;
     }
-    if g.components.is_empty() {
+    if components.is_empty() {
         return false;
     }
-    g.components.iter().all(|comp| {
-        c.cmd.iter().any(|p| p.exact.matches(comp))
-            || c.contains
-                .iter()
-                .any(|s| !s.is_empty() && comp.contains(s.as_str()))
+    components.iter().all(|&id| {
+        c.cmd.iter().any(|p| pat(p, id))
+            || c.contains.iter().zip(&c.contains_ids).any(|(s, &k)| {
+                !s.is_empty() && has_bit(texts.bits(id), k) && texts.str(id).contains(s.as_str())
+            })
     })
 }
 
@@ -573,6 +985,11 @@ fn rule_matches(rule: &CompiledRule, v: &CallView, ctx: &EvalContext) -> bool {
     let restrictive = rule.action.is_restrictive();
     if !c.cmd.is_empty() || !c.contains.is_empty() {
         let Some(cmd) = v.command() else { return false };
+        // No text of the call holds a literal the command condition needs.
+        let fail_closed = restrictive && !c.cmd.is_empty() && cmd.alias_overflow;
+        if !fail_closed && !c.command_gate.intersects(cmd.texts.union()) {
+            return false;
+        }
         let ok = if restrictive {
             restrictive_command(c, cmd)
         } else {
@@ -589,7 +1006,7 @@ fn rule_matches(rule: &CompiledRule, v: &CallView, ctx: &EvalContext) -> bool {
             return false;
         }
         let excluded = |t: &str| c.cmd_not.iter().any(|p| p.exact.matches(t));
-        if excluded(&cmd.raw) || excluded(&cmd.grant.normalized) {
+        if excluded(cmd.str(cmd.raw)) || excluded(cmd.str(cmd.normalized)) {
             return false;
         }
     }
@@ -728,37 +1145,30 @@ impl CompiledPolicySet {
             env_names: OnceCell::new(),
         };
         let now = now_unix(ctx);
-        let scoped: Vec<&CompiledPolicy> = self
-            .policies
-            .iter()
-            .filter(|p| p.in_scope(&call.tool, &call.agent, &call.session))
-            .collect();
-        let durable = scoped
-            .iter()
-            .filter(|p| p.origin.is_durable())
-            .find_map(|p| {
-                let (i, r) = first_match(p, &view, ctx, now)?;
-                (r.action == Action::Allow).then(|| {
-                    let msg = if !r.message.is_empty() {
-                        r.message.clone()
-                    } else if p.origin.source.ends_with("auto-allowed.yaml") {
-                        "auto-allowed by user rule".to_string()
-                    } else {
-                        "allowed by durable user override".to_string()
-                    };
-                    let mut d = Decision::bare(Action::Allow, msg);
-                    let rr = RuleRef {
-                        policy: p.name.clone(),
-                        rule_index: i,
-                    };
-                    d.matched_policies = vec![p.name.clone()];
-                    if r.once {
-                        d.once = Some(rr.clone());
-                    }
-                    d.winner = Some(rr);
-                    d
-                })
-            });
+        let scoped = self.in_scope(&call.tool, &call.agent, &call.session);
+        let durable = scoped.iter().filter(|p| p.durable).find_map(|p| {
+            let (i, r) = first_match(p, &view, ctx, now)?;
+            (r.action == Action::Allow).then(|| {
+                let msg = if !r.message.is_empty() {
+                    r.message.clone()
+                } else if p.origin.source.ends_with("auto-allowed.yaml") {
+                    "auto-allowed by user rule".to_string()
+                } else {
+                    "allowed by durable user override".to_string()
+                };
+                let mut d = Decision::bare(Action::Allow, msg);
+                let rr = RuleRef {
+                    policy: p.name.clone(),
+                    rule_index: i,
+                };
+                d.matched_policies = vec![p.name.clone()];
+                if r.once {
+                    d.once = Some(rr.clone());
+                }
+                d.winner = Some(rr);
+                d
+            })
+        });
         let scoped: Vec<&CompiledPolicy> = match ctx.policy_filter {
             Some(f) => scoped
                 .into_iter()
@@ -841,11 +1251,7 @@ impl CompiledPolicySet {
         if let Err(msg) = fields::extract(call) {
             return Decision::bare(Action::Deny, msg);
         }
-        let scoped: Vec<&CompiledPolicy> = self
-            .policies
-            .iter()
-            .filter(|p| p.in_scope(&call.tool, &call.agent, &call.session))
-            .collect();
+        let scoped = self.in_scope(&call.tool, &call.agent, &call.session);
         if scoped.is_empty() {
             return Decision::bare(Action::Allow, "no matching policy; response allowed");
         }
@@ -936,4 +1342,158 @@ fn build_decision(fired: &[Fired], win: usize, view: &CallView) -> Decision {
     }
     d.winner = Some(winner);
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::compile;
+    use crate::engine::resolve::embedded;
+    use proptest::prelude::*;
+
+    fn standard_prefilter() -> &'static Prefilter {
+        static PF: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+        PF.get_or_init(|| compile(&embedded("standard").expect("standard")).prefilter)
+    }
+
+    /// The fast path and the general path build the same view (and plain words assign nothing).
+    fn same_view(cmd: &str) {
+        let pf = standard_prefilter();
+        let fast = CommandView::build(cmd, pf);
+        let raw = command::sanitize(cmd);
+        let general = CommandView::general(raw.clone(), &shell::analyze(&raw), pf);
+        assert_eq!(fast.render(), general.render(), "command {cmd:?}");
+        assert_eq!(fast.texts.union(), general.texts.union(), "command {cmd:?}");
+        if fast.plain {
+            assert!(env_assignment_names(&raw).is_empty(), "command {cmd:?}");
+        }
+    }
+
+    /// The literal prefilter must never hide a match: `**/x` also matches `x` itself.
+    #[test]
+    fn prefilter_keeps_leading_doublestar_slash_matches() {
+        let yaml = "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: creds\n    match:\n      tool: [exec]\n    rules:\n      - action: deny\n        when:\n          command_matches: [\"**/.aws/credentials\"]\n";
+        let set = compile(&crate::engine::load::load_text("t", yaml).expect("policy"));
+        let d = set.evaluate(&ToolCall::exec(".aws/credentials"));
+        assert_eq!(d.action, Action::Deny);
+    }
+
+    #[test]
+    fn plain_words_examples() {
+        for c in [
+            "git status",
+            "ls -la",
+            "cargo test --workspace",
+            "GIT STATUS",
+            "Rm -rf /",
+            "rm -rf /",
+            "/bin/rm -rf /",
+            "sudo rm -rf /",
+            "echo done",
+            "for x in a b",
+            "time rm -rf /",
+            "xargs rm -rf",
+            "FOO=bar git status",
+            "git -c a=b status",
+            "env",
+            "nice -n5 rm -rf /",
+            "busybox rm -rf /",
+            "find . -delete",
+            "if true",
+            "select x in a",
+            "function f",
+            "coproc x",
+            "ssh host rm -rf /",
+            "watch rm -rf /",
+            "set X=1",
+            "export X",
+            "doas rm -rf /",
+            "git  status",
+            " git status",
+            "%1",
+            ":",
+        ] {
+            same_view(c);
+        }
+        assert!(CommandView::build("git status", standard_prefilter()).plain);
+        assert!(!CommandView::build("sudo rm -rf /", standard_prefilter()).plain);
+    }
+
+    const WORDS: &[&str] = &[
+        "git",
+        "status",
+        "rm",
+        "-rf",
+        "/",
+        "sudo",
+        "xargs",
+        "time",
+        "env",
+        "FOO=bar",
+        "a=b",
+        "bash",
+        "-c",
+        "find",
+        ".",
+        "-delete",
+        "done",
+        "fi",
+        "esac",
+        "if",
+        "for",
+        "in",
+        "do",
+        "then",
+        "Remove-Item",
+        "cmd",
+        "/c",
+        "del",
+        "python3",
+        "-m",
+        "pytest",
+        "ssh",
+        "host",
+        "curl",
+        "https://x.y/z",
+        "RM",
+        "-RF",
+        "exec",
+        "eval",
+        "~/.ssh/id_rsa",
+        "nohup",
+        "timeout",
+        "5s",
+        "docker",
+        "kubectl",
+        "chroot",
+        "strace",
+        "su",
+        "watch",
+        "flock",
+        "/bin/rm",
+        "set",
+        "export",
+        "declare",
+        "npm",
+        "install",
+        "%",
+        ":",
+        "+x",
+        "@",
+        "a,b",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn plain_fast_path_matches_general(words in proptest::collection::vec(0..WORDS.len(), 1..6)) {
+            let cmd = words.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ");
+            same_view(&cmd);
+        }
+
+        #[test]
+        fn fast_path_matches_general_on_any_text(cmd in "[a-zA-Z0-9 /=.:%@+,_-]{0,24}") {
+            same_view(&cmd);
+        }
+    }
 }

@@ -101,12 +101,61 @@ struct Nfa {
     needle: String,
     /// Whether classes may match `/` (shell-style `filepath.Match` lets them).
     class_matches_slash: bool,
+    /// The same automaton as single-word bit masks, when it has at most 63 steps.
+    masks: Option<Masks>,
+}
+
+/// A pattern of at most 63 steps as bit masks over its states (bit `s` = state `s`), so one
+/// character advances every state at once (shift-and). Same transitions as [`Nfa::run`].
+#[derive(Debug, Clone)]
+struct Masks {
+    /// Per literal character (sorted), the states that read it.
+    lits: Vec<(char, u64)>,
+    /// States reading any character but `/` (`?`).
+    one: u64,
+    /// States looping on any character but `/` (`*`).
+    star: u64,
+    /// States looping on any character (`**`).
+    any: u64,
+    /// Class states, by index into the token list.
+    classes: Vec<usize>,
+}
+
+impl Masks {
+    fn new(toks: &[Tok]) -> Option<Masks> {
+        if toks.len() > 63 {
+            return None;
+        }
+        let mut m = Masks {
+            lits: Vec::new(),
+            one: 0,
+            star: 0,
+            any: 0,
+            classes: Vec::new(),
+        };
+        for (s, t) in toks.iter().enumerate() {
+            let bit = 1u64 << s;
+            match t {
+                Tok::Lit(c) => match m.lits.iter_mut().find(|(l, _)| l == c) {
+                    Some((_, b)) => *b |= bit,
+                    None => m.lits.push((*c, bit)),
+                },
+                Tok::One => m.one |= bit,
+                Tok::Star => m.star |= bit,
+                Tok::Any => m.any |= bit,
+                Tok::Class { .. } => m.classes.push(s),
+            }
+        }
+        m.lits.sort_unstable_by_key(|(c, _)| *c);
+        Some(m)
+    }
 }
 
 impl Nfa {
     /// Compiles `pattern`; `None` when a class is malformed (the pattern then never matches).
     fn compile(pattern: &str, doublestar: bool, class_matches_slash: bool) -> Option<Nfa> {
-        let chars: Vec<char> = pattern.chars().collect();
+        let mut chars: Vec<char> = Vec::with_capacity(pattern.len());
+        chars.extend(pattern.chars());
         let mut toks = Vec::with_capacity(chars.len());
         let mut i = 0;
         while i < chars.len() {
@@ -144,27 +193,34 @@ impl Nfa {
             }
             i += 1;
         }
-        let prefix = toks
-            .iter()
-            .map_while(|t| match t {
-                Tok::Lit(c) => Some(*c),
-                _ => None,
-            })
-            .collect();
-        let mut needle = String::new();
-        let mut run = String::new();
-        for t in toks.iter().chain(std::iter::once(&Tok::One)) {
+        let lit = |t: &Tok| match t {
+            Tok::Lit(c) => Some(*c),
+            _ => None,
+        };
+        let mut prefix = String::with_capacity(pattern.len());
+        prefix.extend(toks.iter().map_while(lit));
+        // The longest run of literals (the first of equal length).
+        let (mut best, mut run_start) = ((0, 0, 0), 0);
+        let mut run_bytes = 0;
+        for (i, t) in toks.iter().enumerate() {
             match t {
-                Tok::Lit(c) => run.push(*c),
+                Tok::Lit(c) => run_bytes += c.len_utf8(),
                 _ => {
-                    if run.len() > needle.len() {
-                        needle = std::mem::take(&mut run);
+                    if run_bytes > best.2 {
+                        best = (run_start, i, run_bytes);
                     }
-                    run.clear();
+                    run_start = i + 1;
+                    run_bytes = 0;
                 }
             }
         }
+        if run_bytes > best.2 {
+            best = (run_start, toks.len(), run_bytes);
+        }
+        let mut needle = String::with_capacity(best.2);
+        needle.extend(toks[best.0..best.1].iter().filter_map(lit));
         Some(Nfa {
+            masks: Masks::new(&toks),
             toks,
             prefix,
             needle,
@@ -181,6 +237,9 @@ impl Nfa {
             && memmem::find(value.as_bytes(), self.needle.as_bytes()).is_none()
         {
             return false;
+        }
+        if let Some(m) = &self.masks {
+            return self.run_masks(m, value);
         }
         let n = self.toks.len();
         let words = n / 64 + 1;
@@ -249,6 +308,62 @@ impl Nfa {
         get(cur, n)
     }
 
+    /// The maximal runs of literal steps.
+    fn runs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut run = String::new();
+        for t in &self.toks {
+            match t {
+                Tok::Lit(c) => run.push(*c),
+                _ if !run.is_empty() => out.push(std::mem::take(&mut run)),
+                _ => {}
+            }
+        }
+        if !run.is_empty() {
+            out.push(run);
+        }
+        out
+    }
+
+    /// [`Nfa::run`] with every state in one word.
+    fn run_masks(&self, m: &Masks, value: &str) -> bool {
+        let loops = m.star | m.any;
+        // Letting stars match nothing (repeated, though stars never follow stars).
+        let close = |mut x: u64| loop {
+            let add = ((x & loops) << 1) & !x;
+            if add == 0 {
+                return x;
+            }
+            x |= add;
+        };
+        let mut cur = close(1);
+        for c in value.chars() {
+            let slash = c == '/';
+            let mut read = match m.lits.binary_search_by_key(&c, |(l, _)| *l) {
+                Ok(i) => m.lits[i].1,
+                Err(_) => 0,
+            };
+            if !slash {
+                read |= m.one;
+            }
+            for &s in &m.classes {
+                if let Tok::Class { negated, ranges } = &self.toks[s]
+                    && (!slash || self.class_matches_slash)
+                    && ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+                {
+                    read |= 1 << s;
+                }
+            }
+            let stay = if slash { m.any } else { loops };
+            let next = ((cur & read) << 1) | (cur & stay);
+            if next == 0 {
+                return false;
+            }
+            cur = close(next);
+        }
+        cur & (1 << self.toks.len()) != 0
+    }
+
     /// Adds the states reachable by letting stars match nothing.
     fn close(&self, states: &mut [u64]) {
         for s in 0..self.toks.len() {
@@ -315,13 +430,52 @@ fn parse_class(chars: &[char], mut i: usize) -> Option<(Tok, usize)> {
     }
 }
 
+/// `s` with every `\\` read as `/` (borrowed when there is none).
+fn slashed(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\\') {
+        std::borrow::Cow::Owned(s.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// A `**` pattern, with its tail after a leading `**/` (which may also match nothing).
+#[derive(Debug, Clone)]
+struct DoubleStarNfa {
+    full: Nfa,
+    tail: Option<Nfa>,
+}
+
+impl DoubleStarNfa {
+    fn new(full: Nfa) -> DoubleStarNfa {
+        let tail =
+            (full.toks.len() >= 2 && full.toks[0] == Tok::Any && full.toks[1] == Tok::Lit('/'))
+                .then(|| {
+                    let toks = full.toks[2..].to_vec();
+                    Nfa {
+                        masks: Masks::new(&toks),
+                        toks,
+                        prefix: String::new(),
+                        needle: String::new(),
+                        class_matches_slash: full.class_matches_slash,
+                    }
+                });
+        DoubleStarNfa { full, tail }
+    }
+
+    /// NFA match with the gitignore-style retry for a leading `**/`.
+    fn matches(&self, v: &str) -> bool {
+        self.full.matches(v) || self.tail.as_ref().is_some_and(|t| t.matches(v))
+    }
+}
+
 /// How a [`CommandGlob`] matches.
 #[derive(Debug, Clone)]
 enum CommandKind {
     /// Exactly `*`.
     Everything,
     /// Contains `**`.
-    DoubleStar(Option<Nfa>),
+    DoubleStar(Option<DoubleStarNfa>),
     /// Ends with a single `*`: literal prefix, else fall through to `then`.
     Prefix {
         prefix: String,
@@ -345,13 +499,13 @@ pub struct CommandGlob {
 impl CommandGlob {
     /// Compiles `pattern` (limits are checked separately by [`check_limits`]).
     pub fn new(pattern: &str) -> CommandGlob {
-        let p = pattern.replace('\\', "/");
+        let p = slashed(pattern);
         let kind = if p.is_empty() || check_limits(&p).is_err() {
             CommandKind::Never
         } else if p == "*" {
             CommandKind::Everything
         } else if p.contains("**") {
-            CommandKind::DoubleStar(Nfa::compile(&p, true, false))
+            CommandKind::DoubleStar(Nfa::compile(&p, true, false).map(DoubleStarNfa::new))
         } else {
             let rest = if p.starts_with('*') {
                 CommandKind::Substrings(
@@ -383,20 +537,23 @@ impl CommandGlob {
         &self.source
     }
 
-    /// A literal every matching value contains (after `\` → `/`); empty when there is none.
-    pub fn required_literal(&self) -> &str {
-        fn of(kind: &CommandKind) -> &str {
+    /// Literals every matching value contains (after `\` → `/`): the maximal literal runs of a
+    /// wildcard pattern (of its tail, when a leading `**/` may match nothing), or the pieces of
+    /// a leading-`*` pattern. Empty when a value needs no literal.
+    pub fn required_literals(&self) -> Vec<String> {
+        fn of(kind: &CommandKind) -> Vec<String> {
             match kind {
-                CommandKind::Everything | CommandKind::Never => "",
-                CommandKind::DoubleStar(n) | CommandKind::Shell(n) => {
-                    n.as_ref().map(|n| n.needle.as_str()).unwrap_or("")
-                }
+                CommandKind::Everything | CommandKind::Never => Vec::new(),
+                // A leading `**/` may match nothing, so only the tail's literals are required
+                // (`**/.aws/credentials` matches `.aws/credentials`).
+                CommandKind::DoubleStar(Some(d)) => match &d.tail {
+                    Some(t) => t.runs(),
+                    None => d.full.runs(),
+                },
+                CommandKind::Shell(Some(n)) => n.runs(),
+                CommandKind::DoubleStar(None) | CommandKind::Shell(None) => Vec::new(),
                 CommandKind::Prefix { then, .. } => of(then),
-                CommandKind::Substrings(p) => p
-                    .iter()
-                    .max_by_key(|s| s.len())
-                    .map(String::as_str)
-                    .unwrap_or(""),
+                CommandKind::Substrings(p) => p.clone(),
             }
         }
         of(&self.kind)
@@ -419,7 +576,7 @@ fn kind_matches(kind: &CommandKind, v: &str) -> bool {
     match kind {
         CommandKind::Everything => true,
         CommandKind::Never => false,
-        CommandKind::DoubleStar(nfa) => nfa.as_ref().is_some_and(|n| double_star_match(n, v)),
+        CommandKind::DoubleStar(nfa) => nfa.as_ref().is_some_and(|n| n.matches(v)),
         CommandKind::Prefix { prefix, then } => {
             v.starts_with(prefix.as_str()) || kind_matches(then, v)
         }
@@ -435,24 +592,6 @@ fn kind_matches(kind: &CommandKind, v: &str) -> bool {
         }
         CommandKind::Shell(nfa) => nfa.as_ref().is_some_and(|n| n.matches(v)),
     }
-}
-
-/// NFA match with the gitignore-style retry for a leading `**/`.
-fn double_star_match(nfa: &Nfa, v: &str) -> bool {
-    if nfa.matches(v) {
-        return true;
-    }
-    // A leading `**/` may also match nothing at all.
-    if nfa.toks.len() >= 2 && nfa.toks[0] == Tok::Any && nfa.toks[1] == Tok::Lit('/') {
-        let rest = Nfa {
-            toks: nfa.toks[2..].to_vec(),
-            prefix: String::new(),
-            needle: String::new(),
-            class_matches_slash: nfa.class_matches_slash,
-        };
-        return rest.matches(v);
-    }
-    false
 }
 
 /// Shell-style full match (`filepath.Match`): `*`/`?` do not cross `/`, classes allowed.
@@ -652,6 +791,50 @@ mod tests {
             Err(GlobLimitError::TooLong(9000))
         ));
         assert!(!cm("a*", &"a".repeat(9000)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+        #[test]
+        fn mask_automaton_matches_the_state_list(
+            p in "[ab/*?é]{0,6}(\\[\\^?[a-cé/]{1,3}(-[b-z])?\\])?[ab/*?é]{0,6}",
+            v in "[abcé/ -]{0,12}",
+            doublestar in proptest::bool::ANY,
+            slash in proptest::bool::ANY,
+        ) {
+            if let Some(n) = Nfa::compile(&p, doublestar, slash) {
+                let mut a = [0u64; 4];
+                let mut b = [0u64; 4];
+                let words = n.toks.len() / 64 + 1;
+                let slow = n.run(&v, &mut a[..words], &mut b[..words]);
+                let m = n.masks.as_ref().expect("short pattern");
+                proptest::prop_assert_eq!(n.run_masks(m, &v), slow, "pattern {:?} value {:?}", p, v);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+        /// The prefilter relies on this: a matching value contains every required literal.
+        #[test]
+        fn matching_values_contain_the_required_literals(
+            p in "(\\*\\*/)?[ab/*?]{0,8}(\\[ab\\])?[ab/*]{0,4}",
+            v in "[ab/.]{0,10}",
+        ) {
+            let g = CommandGlob::new(&p);
+            if g.matches(&v) {
+                for l in g.required_literals() {
+                    proptest::prop_assert!(v.contains(&l), "pattern {:?} value {:?} literal {:?}", p, v, l);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn leading_doublestar_slash_needs_only_its_tail() {
+        let g = CommandGlob::new("**/.aws/credentials");
+        assert!(g.matches(".aws/credentials"));
+        assert_eq!(g.required_literals(), vec![".aws/credentials"]);
     }
 
     #[test]

@@ -483,6 +483,11 @@ fn policy_name(p: &SourcedPolicy) -> &str {
 /// Parses `text` as one policy file from `source` into a fresh set.
 fn load_one(source: String, text: &str) -> Result<PolicySet, LoadError> {
     let file = parse_policy(&source, text)?;
+    Ok(set_of(source, file))
+}
+
+/// A fresh set holding one decoded, validated file.
+fn set_of(source: String, file: PolicyFile) -> PolicySet {
     let mut set = PolicySet::default();
     add_file(
         &mut set,
@@ -492,7 +497,7 @@ fn load_one(source: String, text: &str) -> Result<PolicySet, LoadError> {
             project: false,
         },
     );
-    Ok(set)
+    set
 }
 
 /// Loads one file (File store).
@@ -505,6 +510,25 @@ pub fn load_file(path: &Path) -> Result<PolicySet, LoadError> {
 /// Loads embedded YAML (Memory store).
 pub fn load_text(name: &str, text: &str) -> Result<PolicySet, LoadError> {
     load_one(format!("embedded:{name}"), text)
+}
+
+/// Loads an embedded profile: its YAML `text`, or `prebuilt`, the same YAML decoded strictly at
+/// build time and re-encoded as JSON (decoding JSON is much faster). Validation runs either way;
+/// if the JSON does not decode, the YAML is read instead.
+pub fn load_embedded(
+    name: &str,
+    text: &str,
+    prebuilt: Option<&str>,
+) -> Result<PolicySet, LoadError> {
+    let source = format!("embedded:{name}");
+    if let Some(file) = prebuilt.and_then(|j| serde_json::from_str::<PolicyFile>(j).ok()) {
+        validate(&file).map_err(|message| LoadError::Invalid {
+            path: source.clone(),
+            message,
+        })?;
+        return Ok(set_of(source, file));
+    }
+    load_one(source, text)
 }
 
 /// Loads every `*.yaml`/`*.yml` file of a directory in sorted order (Dir store).

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A scalar written as string, number or bool, kept as its text (`version: 1` or `"1"`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +42,12 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 /// One string or a list of strings (`tool: exec` or `tool: [read, write]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OneOrMany(pub Vec<String>);
@@ -63,8 +69,14 @@ impl<'de> Deserialize<'de> for OneOrMany {
     }
 }
 
+impl Serialize for OneOrMany {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// A whole policy file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
     /// Schema version; only `"1"` (or blank) is accepted.
@@ -81,7 +93,7 @@ pub struct PolicyFile {
 }
 
 /// The `notify:` block.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Notify {
     /// Destination URL.
@@ -93,7 +105,7 @@ pub struct Notify {
 }
 
 /// One policy: a scope and an ordered list of rules.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Unique name across the merged configuration.
@@ -112,7 +124,7 @@ pub struct Policy {
 }
 
 /// A policy's `match:` block.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// Tool globs; empty means every tool.
@@ -124,7 +136,7 @@ pub struct Scope {
 }
 
 /// One rule.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// `allow`, `deny`, `watch`, `log`, `ask` or `webhook`.
@@ -146,7 +158,7 @@ pub struct Rule {
 }
 
 /// `ask:` options.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AskBlock {
     /// Mirror the prompt to the serve approval queue.
@@ -156,7 +168,7 @@ pub struct AskBlock {
 }
 
 /// `webhook:` configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBlock {
     /// Endpoint that decides.
@@ -168,7 +180,7 @@ pub struct WebhookBlock {
 }
 
 /// The 16 condition keys.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct When {
     /// Command globs.
@@ -206,7 +218,7 @@ pub struct When {
 }
 
 /// `agent_depth: {gte, lte, eq}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DepthBounds {
     /// Lower bound (inclusive).
@@ -218,7 +230,7 @@ pub struct DepthBounds {
 }
 
 /// `call_count: {tool?, gte, window}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallCount {
     /// Tool whose calls are counted; blank means the current call's tool.
@@ -230,7 +242,7 @@ pub struct CallCount {
 }
 
 /// One test case (`rampart test` suites and inline `tests:`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestCase {
     /// Name used in output and `--run` filters.
@@ -256,7 +268,7 @@ pub struct TestCase {
 }
 
 /// A test suite file (`rampart test suite.yaml`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuiteFile {
     /// Policy path, relative to the suite file.

@@ -16,15 +16,49 @@ pub const PROFILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Embedded profiles decoded at build time and re-encoded as JSON (see `build.rs`), as
+/// (name, JSON text). A profile missing here is read from its YAML.
+const PROFILES_JSON: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/profiles_json.rs"));
+
 /// The YAML text of an embedded profile.
 pub fn get(name: &str) -> Option<&'static str> {
     PROFILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The build-time decoding of an embedded profile, as JSON.
+pub fn prebuilt_json(name: &str) -> Option<&'static str> {
+    PROFILES_JSON
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::load::load_text;
+
+    #[test]
+    fn prebuilt_json_decodes_like_the_yaml() {
+        for (name, text) in PROFILES {
+            let json = prebuilt_json(name).unwrap_or_else(|| panic!("{name}: no prebuilt JSON"));
+            let from_yaml = crate::engine::load::parse_policy(name, text).expect("yaml");
+            let from_json: crate::engine::model::PolicyFile =
+                serde_json::from_str(json).expect("json");
+            assert_eq!(
+                format!("{from_yaml:?}"),
+                format!("{from_json:?}"),
+                "{name}: build-time decoding differs"
+            );
+            let a = load_text(name, text).expect("yaml load");
+            let b = crate::engine::resolve::embedded(name).expect("embedded load");
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "{name}: loaded sets differ"
+            );
+        }
+    }
 
     #[test]
     fn every_profile_loads_strictly() {
