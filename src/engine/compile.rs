@@ -519,6 +519,13 @@ fn build_tool_index(policies: &[CompiledPolicy]) -> Vec<(String, Vec<usize>)> {
 }
 
 impl CompiledPolicySet {
+    /// Replaces the policy list (keeping patterns and prefilter) and rebuilds the tool index;
+    /// used to evaluate a policy on its own (`policy explain`).
+    pub fn set_policies(&mut self, policies: Vec<CompiledPolicy>) {
+        self.tool_index = build_tool_index(&policies);
+        self.policies = policies;
+    }
+
     /// The policies in scope for a call of `tool` by `agent` in `session`, in priority order.
     pub fn in_scope(&self, tool: &str, agent: &str, session: &str) -> Vec<&CompiledPolicy> {
         // `*` matches every value a glob accepts at all.
@@ -526,7 +533,7 @@ impl CompiledPolicySet {
         match self.tool_index.iter().find(|(n, _)| n == tool) {
             Some((_, idx)) => idx
                 .iter()
-                .map(|&i| &self.policies[i])
+                .filter_map(|&i| self.policies.get(i))
                 .filter(|p| {
                     (p.any_agent_session && star_matches)
                         || (p.agent.matches(agent) && p.session.matches(session))

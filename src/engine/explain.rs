@@ -218,9 +218,9 @@ fn first_match_alone(
         o.project = false;
         q.origin = Arc::new(o);
     }
-    alone.policies = vec![q];
+    alone.set_policies(vec![q]);
     let d = alone.evaluate_with(call, ctx);
-    alone.policies.clear();
+    alone.set_policies(Vec::new());
     d.winner
         .filter(|w| w.policy == p.name)
         .map(|w| w.rule_index)
@@ -398,7 +398,7 @@ fn with_how(source: &str, how: &str) -> String {
 fn cmd_match(p: &CmdPattern, t: &str, restrictive: bool) -> Option<&'static str> {
     if p.exact.matches(t) {
         Some("")
-    } else if restrictive && p.folded.matches(&t.to_lowercase()) {
+    } else if restrictive && p.folded().matches(&t.to_lowercase()) {
         Some("lower-cased")
     } else {
         None
