@@ -364,7 +364,7 @@ impl View {
                 for seg in split_compound(&r.heredoc) {
                     if !v.readings.iter().any(|x| x.reading.text == seg) {
                         v.readings
-                            .push(group(&seg, "in a here-document".to_string()));
+                            .push(group(seg, "in a here-document".to_string()));
                     }
                 }
             }
