@@ -363,6 +363,31 @@ fn plain_words(raw: &str) -> bool {
         && !matches!(last, "fi" | "done" | "esac")
 }
 
+/// The segments of `raw` when it is at least two distinct plain-words segments (see
+/// [`plain_words`]) joined by `&&`, `||`, `|`, `;` or `&`, with no quote, escape or newline:
+/// then the compatibility reading splits it into exactly those segments, each its own
+/// normalized form, with no substitution, and assigns no variable.
+fn plain_list(raw: &str) -> Option<Vec<&str>> {
+    if !raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" -_./:,@+%=&|;".contains(&b))
+        || !raw.contains(['&', '|', ';'])
+    {
+        return None;
+    }
+    let segs = split_compound(raw);
+    let mut distinct: Vec<&str> = Vec::new();
+    for s in &segs {
+        if !plain_words(s) {
+            return None;
+        }
+        if !distinct.contains(s) {
+            distinct.push(s);
+        }
+    }
+    (distinct.len() >= 2).then_some(segs)
+}
+
 /// Builds the interned groups of one call.
 struct ViewBuilder<'a> {
     pf: &'a Prefilter,
@@ -441,15 +466,112 @@ impl CommandView {
     fn build(raw_in: &str, pf: &Prefilter) -> CommandView {
         let raw = command::sanitize(raw_in);
         let analysis = shell::analyze(&raw);
-        if plain_words(&raw)
-            && let [c] = analysis.commands.as_slice()
-            && c.redirects.is_empty()
-            && c.assignments.is_empty()
-            && c.argv.iter().map(String::as_str).eq(raw.split(' '))
-        {
+        // The parser must see exactly the plain segments as its commands, nothing more.
+        let parsed_as = |segs: &[&str]| {
+            analysis.commands.len() == segs.len()
+                && analysis.commands.iter().zip(segs).all(|(c, seg)| {
+                    c.redirects.is_empty()
+                        && c.assignments.is_empty()
+                        && c.argv.iter().map(String::as_str).eq(seg.split(' '))
+                })
+        };
+        if plain_words(&raw) && parsed_as(&[raw.as_str()]) {
             return CommandView::plain(&raw, pf);
         }
+        if let Some(segs) = plain_list(&raw)
+            && parsed_as(&segs)
+        {
+            return CommandView::plain_list(&raw, &segs, pf);
+        }
         CommandView::general(raw, &analysis, pf)
+    }
+
+    /// The view of plain-words segments joined by operators (see [`plain_list`]), as
+    /// [`CommandView::general`] would build it: each segment is its own component and only
+    /// reading; the whole command and its normalized form (operators as ` && `) are the
+    /// untied reading; the extra readings are all of these lower-cased (the parser sees the
+    /// segments as its commands, repeating the tied groups).
+    fn plain_list(raw: &str, segs: &[&str], pf: &Prefilter) -> CommandView {
+        let normalized = segs.join(" && ");
+        let mut texts = Texts::new(pf, 4 * raw.len());
+        let mut ids: Vec<u32> = Vec::new();
+        let push = |ids: &mut Vec<u32>, v: &[u32]| {
+            let start = ids.len() as u32;
+            ids.extend_from_slice(v);
+            (start, ids.len() as u32)
+        };
+        let mut seg_ids: Vec<u32> = Vec::new();
+        for seg in segs {
+            let id = texts.id(seg, pf);
+            if !seg_ids.contains(&id) {
+                seg_ids.push(id);
+            }
+        }
+        let components = push(&mut ids, &seg_ids);
+        let mut groups = Vec::new();
+        let mut extra = Vec::new();
+        let mut folded_seen: Vec<u32> = Vec::new();
+        for &id in &seg_ids {
+            let lower = texts.lower_id(id, pf);
+            let one = push(&mut ids, &[id]);
+            let low = push(&mut ids, &[lower]);
+            groups.push(Group {
+                direct: one,
+                excl: one,
+                aliases: (0, 0),
+                lower: low,
+                folded: false,
+            });
+            if !folded_seen.contains(&lower) {
+                folded_seen.push(lower);
+                extra.push(Group {
+                    direct: low,
+                    excl: low,
+                    aliases: (0, 0),
+                    lower: low,
+                    folded: true,
+                });
+            }
+        }
+        let raw_id = texts.id(raw, pf);
+        let norm_id = texts.id(&normalized, pf);
+        let whole: Vec<u32> = if norm_id == raw_id {
+            vec![raw_id]
+        } else {
+            vec![raw_id, norm_id]
+        };
+        let whole_lower: Vec<u32> = whole.iter().map(|&i| texts.lower_id(i, pf)).collect();
+        let w = push(&mut ids, &whole);
+        let wl = push(&mut ids, &whole_lower);
+        let raw_group = Group {
+            direct: w,
+            excl: w,
+            aliases: (0, 0),
+            lower: wl,
+            folded: false,
+        };
+        extra.push(Group {
+            direct: wl,
+            excl: wl,
+            aliases: (0, 0),
+            lower: wl,
+            folded: true,
+        });
+        CommandView {
+            raw: raw_id,
+            raw_folded: whole_lower[0],
+            norm_folded: None,
+            normalized: norm_id,
+            components,
+            composite: true,
+            groups,
+            raw_group: Some(raw_group),
+            extra,
+            alias_overflow: false,
+            texts,
+            ids,
+            plain: true,
+        }
     }
 
     /// The view of a plain-words command, as [`CommandView::general`] would build it: the text
@@ -1416,6 +1538,33 @@ mod tests {
             same_view(c);
         }
         assert!(CommandView::build("git status", standard_prefilter()).plain);
+        assert!(
+            CommandView::build(
+                "npm install && npm test && git diff --stat | head -20",
+                standard_prefilter()
+            )
+            .plain
+        );
+        for c in [
+            "npm install && npm test && git diff --stat | head -20",
+            "ls; ls",
+            "ls && LS",
+            "a & b",
+            "a || b | c ; d",
+            "a && b && a",
+            "git status && rm -rf /",
+            "git status | sudo rm -rf /",
+            "a ;; b",
+            "a && && b",
+            "a &&b",
+            "x | echo done",
+            "ls | FOO=1 x",
+            "A | a",
+            "ls |",
+            "| ls",
+        ] {
+            same_view(c);
+        }
         assert!(!CommandView::build("sudo rm -rf /", standard_prefilter()).plain);
     }
 
@@ -1493,6 +1642,27 @@ mod tests {
 
         #[test]
         fn fast_path_matches_general_on_any_text(cmd in "[a-zA-Z0-9 /=.:%@+,_-]{0,24}") {
+            same_view(&cmd);
+        }
+
+        #[test]
+        fn list_fast_path_matches_general(
+            words in proptest::collection::vec(0..WORDS.len(), 1..8),
+            ops in proptest::collection::vec(0..9usize, 8),
+        ) {
+            const OPS: &[&str] = &[" && ", " || ", " | ", "; ", " & ", " ", " ", "&&", " ;; "];
+            let mut cmd = String::new();
+            for (k, &i) in words.iter().enumerate() {
+                if k > 0 {
+                    cmd.push_str(OPS[ops[k]]);
+                }
+                cmd.push_str(WORDS[i]);
+            }
+            same_view(&cmd);
+        }
+
+        #[test]
+        fn list_fast_path_matches_general_on_any_text(cmd in "[a-zA-Z0-9 /=.:&|;_-]{0,24}") {
             same_view(&cmd);
         }
     }

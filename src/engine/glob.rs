@@ -101,8 +101,9 @@ struct Nfa {
     needle: String,
     /// Whether classes may match `/` (shell-style `filepath.Match` lets them).
     class_matches_slash: bool,
-    /// The same automaton as single-word bit masks, when it has at most 63 steps.
-    masks: Option<Masks>,
+    /// The same automaton as single-word bit masks, when it has at most 63 steps (built on
+    /// first use, so compiling a policy stays cheap).
+    masks: std::sync::OnceLock<Option<Masks>>,
 }
 
 /// A pattern of at most 63 steps as bit masks over its states (bit `s` = state `s`), so one
@@ -220,7 +221,7 @@ impl Nfa {
         let mut needle = String::with_capacity(best.2);
         needle.extend(toks[best.0..best.1].iter().filter_map(lit));
         Some(Nfa {
-            masks: Masks::new(&toks),
+            masks: std::sync::OnceLock::new(),
             toks,
             prefix,
             needle,
@@ -238,7 +239,7 @@ impl Nfa {
         {
             return false;
         }
-        if let Some(m) = &self.masks {
+        if let Some(m) = self.masks.get_or_init(|| Masks::new(&self.toks)) {
             return self.run_masks(m, value);
         }
         let n = self.toks.len();
@@ -453,7 +454,7 @@ impl DoubleStarNfa {
                 .then(|| {
                     let toks = full.toks[2..].to_vec();
                     Nfa {
-                        masks: Masks::new(&toks),
+                        masks: std::sync::OnceLock::new(),
                         toks,
                         prefix: String::new(),
                         needle: String::new(),
@@ -807,7 +808,8 @@ mod tests {
                 let mut b = [0u64; 4];
                 let words = n.toks.len() / 64 + 1;
                 let slow = n.run(&v, &mut a[..words], &mut b[..words]);
-                let m = n.masks.as_ref().expect("short pattern");
+                let m = Masks::new(&n.toks).expect("short pattern");
+                let m = &m;
                 proptest::prop_assert_eq!(n.run_masks(m, &v), slow, "pattern {:?} value {:?}", p, v);
             }
         }
