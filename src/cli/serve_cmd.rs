@@ -83,27 +83,9 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
 pub fn state_dir() -> anyhow::Result<PathBuf> {
     let home = resolve::home_dir().ok_or_else(|| anyhow!("HOME is not set"))?;
     let dir = home.join(".rampart");
-    ensure_private_dir(&dir)?;
+    crate::credentials::secure_file::ensure_private_dir(&dir)
+        .with_context(|| format!("preparing {}", dir.display()))?;
     Ok(dir)
-}
-
-fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let meta = std::fs::symlink_metadata(dir)?;
-    if meta.file_type().is_symlink() || !meta.is_dir() {
-        bail!("{} must be a real directory", dir.display());
-    }
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
 }
 
 /// Holds the single-owner lock on `~/.rampart/serve.lock` for the server's lifetime.
