@@ -43,6 +43,8 @@ enum Command {
     Approve(cli::client_cmd::ApproveArgs),
     /// Deny a pending approval.
     Deny(cli::client_cmd::DenyArgs),
+    /// Answer one agent-host hook event (stdin JSON → stdout JSON in the host's format).
+    Hook(rampart::hook::HookArgs),
     /// Show whether rampart serve is running, its mode, policy and pending approvals.
     Status(cli::status_cmd::StatusArgs),
 }
@@ -56,6 +58,11 @@ fn main() {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
+    // The hook runs before every agent tool call: parse only its own flags (building the whole
+    // command tree costs more than the rest of a typical hook call).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
+        std::process::exit(run_hook());
+    }
     // Usage errors exit 1 like every other error (clap's own default is 2); help and version
     // print to stdout and exit 0.
     let cli = match Cli::try_parse() {
@@ -66,6 +73,7 @@ fn main() {
         }
     };
     let result = match cli.command {
+        Command::Hook(a) => std::process::exit(rampart::hook::run(a)),
         Command::Test(a) => cli::test_cmd::run(a),
         Command::Policy { command } => cli::policy_cmd::run(command),
         Command::Bench(a) => cli::bench_cmd::run(a),
@@ -85,6 +93,26 @@ fn main() {
         Err(e) => {
             eprintln!("rampart: {e:#}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// `rampart hook …` parsed on its own.
+#[derive(Parser)]
+#[command(name = "rampart hook")]
+struct HookCli {
+    #[command(flatten)]
+    args: rampart::hook::HookArgs,
+}
+
+fn run_hook() -> i32 {
+    let argv = std::iter::once(std::ffi::OsString::from("rampart hook"))
+        .chain(std::env::args_os().skip(2));
+    match HookCli::try_parse_from(argv) {
+        Ok(c) => rampart::hook::run(c.args),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() { 1 } else { 0 }
         }
     }
 }

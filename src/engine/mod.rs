@@ -13,6 +13,7 @@ pub mod fields;
 pub mod glob;
 pub mod load;
 pub mod locate;
+pub mod mcp_class;
 pub mod model;
 pub mod profiles;
 pub mod resolve;
