@@ -43,7 +43,6 @@ impl Host for Antigravity {
             .ok_or("missing toolCall")?;
         let name = normalize::opt_str(call, "name")?.ok_or("missing toolCall.name")?;
         let mut params = object_input(call.get("args"));
-        let input = params.clone();
         let mut paths = Vec::new();
         let l = lower(&name);
         let tool: String = if l.starts_with("mcp_") || l.starts_with("mcp.") {
@@ -93,7 +92,6 @@ impl Host for Antigravity {
         };
         let mut ev = HostEvent::new(Phase::Pre, &name, &tool);
         ev.params = params;
-        ev.input = input;
         ev.paths = paths;
         ev.session_id = normalize::opt_str(obj, "conversationId")?;
         ev.workdir = obj

@@ -74,7 +74,6 @@ impl Host for Claude {
         }
         let strict = phase == Phase::Pre;
         let mut params = object_input(obj.get("tool_input"));
-        let input = params.clone();
         let tool = if name.to_ascii_lowercase().starts_with("mcp__") {
             crate::engine::mcp_class::classify_native(name, &params)
         } else {
@@ -180,7 +179,6 @@ impl Host for Claude {
         };
         let mut ev = HostEvent::new(phase, name, &tool);
         ev.params = params;
-        ev.input = input;
         ev.session_id = normalize::opt_str(obj, "session_id")?;
         ev.tool_use_id = tool_use_id;
         ev.workdir = normalize::opt_str(obj, "cwd")?;

@@ -153,7 +153,6 @@ impl Host for Cline {
                     .unwrap_or_default(),
             ),
         };
-        let input = params.clone();
         let mut paths = Vec::new();
         let l = lower(&name);
         let tool: String = match class_of(&l) {
@@ -261,7 +260,6 @@ impl Host for Cline {
         };
         let mut ev = HostEvent::new(phase, &name, &tool);
         ev.params = params;
-        ev.input = input;
         ev.paths = paths;
         ev.session_id = normalize::opt_str(obj, "taskId")?;
         ev.tool_use_id = record

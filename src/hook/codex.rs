@@ -32,7 +32,6 @@ impl Host for Codex {
         valid_id(&id, "tool_use_id")?;
         let strict = phase == Phase::Pre;
         let mut params = object_input(obj.get("tool_input"));
-        let input = params.clone();
         let mut paths = Vec::new();
         let l = lower(&name);
         let tool: String = match l.as_str() {
@@ -108,7 +107,6 @@ impl Host for Codex {
         };
         let mut ev = HostEvent::new(phase, &name, &tool);
         ev.params = params;
-        ev.input = input;
         ev.paths = paths;
         ev.session_id = Some(session);
         ev.tool_use_id = Some(id);

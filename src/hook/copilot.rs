@@ -138,7 +138,6 @@ impl Host for Copilot {
         }
         let strict = phase == Phase::Pre;
         let mut params = object_input(obj.get("tool_input"));
-        let input = params.clone();
         let mut paths = Vec::new();
         let squashed: String = name
             .to_lowercase()
@@ -196,7 +195,6 @@ impl Host for Copilot {
         };
         let mut ev = HostEvent::new(phase, &name, &tool);
         ev.params = params;
-        ev.input = input;
         ev.paths = paths;
         ev.session_id = normalize::opt_str(obj, "session_id")?;
         ev.tool_use_id = id;

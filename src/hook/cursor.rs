@@ -34,7 +34,6 @@ impl Host for Cursor {
         let name = normalize::opt_str(obj, "tool_name")?.ok_or("missing tool_name")?;
         let cwd = normalize::opt_str(obj, "cwd")?;
         let mut params = object_input(obj.get("tool_input"));
-        let input = params.clone();
         let mut paths = Vec::new();
         let l = lower(&name);
         let tool: String = if l.starts_with("mcp:") {
@@ -86,7 +85,6 @@ impl Host for Cursor {
         };
         let mut ev = HostEvent::new(Phase::Pre, &name, &tool);
         ev.params = params;
-        ev.input = input;
         ev.paths = paths;
         ev.session_id = normalize::opt_str(obj, "conversation_id")?;
         ev.tool_use_id = normalize::opt_str(obj, "tool_use_id")?;

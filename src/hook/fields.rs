@@ -271,6 +271,17 @@ pub fn command_line(v: &Value) -> Result<Option<String>, String> {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
         Value::Array(a) => {
+            // `["bash", "-lc", "<script>"]` is the script itself (what the engine would unwrap).
+            if let [
+                Value::String(sh),
+                Value::String(flag),
+                Value::String(script),
+            ] = a.as_slice()
+                && matches!(sh.rsplit('/').next(), Some("bash" | "sh" | "zsh" | "dash"))
+                && matches!(flag.as_str(), "-c" | "-lc")
+            {
+                return Ok(Some(script.trim().to_string()).filter(|s| !s.is_empty()));
+            }
             let mut words = Vec::with_capacity(a.len());
             for w in a {
                 words.push(shell_quote(
@@ -354,6 +365,26 @@ mod tests {
         let p = "*** Begin Patch\n*** Update File: src/a.rs\n@@\n*** Add File: b.txt\n*** Delete File: src/a.rs\n*** End Patch";
         assert_eq!(patch_paths(p).unwrap(), ["src/a.rs", "b.txt"]);
         assert!(patch_paths("nothing").is_err());
+    }
+
+    #[test]
+    fn argv_commands() {
+        let v = serde_json::json!(["bash", "-lc", "git status && ls"]);
+        assert_eq!(
+            command_line(&v).unwrap().as_deref(),
+            Some("git status && ls")
+        );
+        let v = serde_json::json!(["rm", "-rf", "my dir"]);
+        assert_eq!(
+            command_line(&v).unwrap().as_deref(),
+            Some("rm -rf 'my dir'")
+        );
+        let v = serde_json::json!({"command": "git", "args": ["commit", "-m", "a b"]});
+        assert_eq!(
+            command_line(&v).unwrap().as_deref(),
+            Some("git commit -m 'a b'")
+        );
+        assert!(command_line(&serde_json::json!([1])).is_err());
     }
 
     #[test]

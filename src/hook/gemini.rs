@@ -60,7 +60,6 @@ impl Host for Gemini {
         let name = normalize::opt_str(obj, "tool_name")?.ok_or("missing tool_name")?;
         let strict = phase == Phase::Pre;
         let mut params = object_input(obj.get("tool_input"));
-        let input = params.clone();
         let mut paths = Vec::new();
         let l = lower(&name);
         let tool: String = if l.starts_with("mcp_") {
@@ -121,7 +120,6 @@ impl Host for Gemini {
         };
         let mut ev = HostEvent::new(phase, &name, &tool);
         ev.params = params;
-        ev.input = input;
         ev.paths = paths;
         ev.session_id = normalize::opt_str(obj, "session_id")?;
         ev.workdir = normalize::opt_str(obj, "cwd")?;

@@ -23,10 +23,8 @@ pub struct HostEvent {
     pub host_tool: String,
     /// The canonical class policies match (`exec`, `read`, ... or `unknown`).
     pub tool: String,
-    /// Canonical params (`command`, `path`, `url`, ...).
+    /// The host's tool input with canonical keys (`command`, `path`, `url`, ...) written in.
     pub params: Map<String, Value>,
-    /// The host's raw tool input (for `tool_param_matches`).
-    pub input: Map<String, Value>,
     /// Every path a batched call touches; each is evaluated.
     pub paths: Vec<String>,
     /// The tool response (post events).
@@ -47,7 +45,6 @@ impl HostEvent {
             host_tool: host_tool.to_string(),
             tool: tool.to_string(),
             params: Map::new(),
-            input: Map::new(),
             paths: Vec::new(),
             response: None,
             session_id: None,

@@ -253,7 +253,8 @@ fn tool_call(host: &dyn Host, ev: &HostEvent) -> ToolCall {
         agent_depth: session::agent_depth(&ev.tool),
         workdir: ev.workdir.clone(),
         params: ev.params.clone(),
-        input: ev.input.clone(),
+        // `tool_param_matches` sees the same normalized input.
+        input: ev.params.clone(),
         run_id: session::run_id(ev.session_id.as_deref()),
         tool_call_id: ev.tool_use_id.clone(),
         resolved_path: None,
@@ -421,6 +422,7 @@ fn pre_call(
         for p in &ev.paths {
             let mut c = call.clone();
             c.params.insert("path".into(), Value::String(p.clone()));
+            c.input.insert("path".into(), Value::String(p.clone()));
             let x = gate.decide(&c, Purpose::Enforce, Scope::default());
             let stop = x.action == Action::Deny;
             acc = Some(match acc {
