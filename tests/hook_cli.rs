@@ -496,3 +496,37 @@ fn project_policy_tightens_but_never_loosens() {
         Some(json!("repo/main"))
     );
 }
+
+#[test]
+fn call_count_limits_hold_across_hook_processes() {
+    let home = tempfile::tempdir().expect("home");
+    let policy = home.path().join("p.yaml");
+    std::fs::write(
+        &policy,
+        "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: fetch-budget\n    match: {tool: [fetch]}\n    rules:\n      - action: deny\n        when: {call_count: {gte: 4, window: 1h}}\n        message: too many fetches this hour\n",
+    )
+    .expect("write");
+    let cfg = policy.to_str().expect("utf8");
+    let payload = claude_pre(
+        "WebFetch",
+        json!({"url": "https://example.com/a", "prompt": "read"}),
+    );
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        let r = hook_in(
+            home.path(),
+            &["--config", cfg],
+            payload.to_string().as_bytes(),
+            &[],
+        );
+        let v: Value = serde_json::from_str(r.stdout.trim()).expect("json");
+        answers.push(
+            v["hookSpecificOutput"]["permissionDecision"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string(),
+        );
+    }
+    assert_eq!(answers, ["allow", "allow", "allow", "deny", "deny"]);
+    assert!(home.path().join(".rampart/hook-call-counts.json").is_file());
+}

@@ -1,8 +1,12 @@
-//! In-memory sliding-window call counter for `call_count` rules (spec/engine.md §8.3).
+//! Sliding-window call counters for `call_count` rules (spec/engine.md §8.3): in memory for
+//! long-lived processes, and in a locked state file for one-shot hook processes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::engine::CallCounter;
 
@@ -21,6 +25,9 @@ pub enum CounterError {
     /// Too many distinct tools or a name that is too long.
     #[error("call counter capacity unavailable; refusing tool call")]
     Capacity,
+    /// The state file could not be read or written.
+    #[error("Rampart call counter unavailable ({0}); refusing tool call")]
+    Unavailable(String),
 }
 
 /// Per-tool arrival times of enforced calls.
@@ -92,9 +99,156 @@ impl CallCounter for MemoryCounter {
     }
 }
 
+/// Arrival times (Unix milliseconds) per tool, shared by every process through a state file
+/// (`~/.rampart/hook-call-counts.json`) that is read and rewritten under an exclusive lock.
+#[derive(Debug)]
+pub struct FileCounter {
+    path: PathBuf,
+    seen: Mutex<BTreeMap<String, Vec<i64>>>,
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl FileCounter {
+    /// A counter kept in `path` (created 0600 on first use).
+    pub fn new(path: impl Into<PathBuf>) -> FileCounter {
+        FileCounter {
+            path: path.into(),
+            seen: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(&self) -> Result<std::fs::File, CounterError> {
+        let err =
+            |e: std::io::Error| CounterError::Unavailable(format!("{}: {e}", self.path.display()));
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&self.path)
+            .map_err(err)?;
+        f.lock().map_err(err)?;
+        Ok(f)
+    }
+
+    fn read(f: &mut std::fs::File) -> BTreeMap<String, Vec<i64>> {
+        let mut text = String::new();
+        // A damaged file only loses history; counting restarts from what is valid.
+        if f.read_to_string(&mut text).is_err() {
+            return BTreeMap::new();
+        }
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
+    /// Records one call of `tool` at `now` in the shared file and keeps what it read.
+    pub fn record(&self, tool: &str, now: SystemTime) -> Result<(), CounterError> {
+        if tool.len() > MAX_TOOL_NAME {
+            return Err(CounterError::Capacity);
+        }
+        let mut f = self.open()?;
+        let mut all = Self::read(&mut f);
+        let now_ms = unix_ms(now);
+        let oldest = now_ms - i64::try_from(MAX_AGE.as_millis()).unwrap_or(i64::MAX);
+        all.retain(|_, v| {
+            v.retain(|t| *t >= oldest && *t <= now_ms + 60_000);
+            !v.is_empty()
+        });
+        if !all.contains_key(tool) && all.len() >= MAX_TOOLS {
+            return Err(CounterError::Capacity);
+        }
+        let q = all.entry(tool.to_string()).or_default();
+        q.push(now_ms);
+        q.sort_unstable();
+        if q.len() > MAX_PER_TOOL {
+            let cut = q.len() - MAX_PER_TOOL;
+            q.drain(..cut);
+        }
+        let text =
+            serde_json::to_string(&all).map_err(|e| CounterError::Unavailable(e.to_string()))?;
+        let err =
+            |e: std::io::Error| CounterError::Unavailable(format!("{}: {e}", self.path.display()));
+        f.rewind().map_err(err)?;
+        f.set_len(0).map_err(err)?;
+        f.write_all(text.as_bytes()).map_err(err)?;
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = all;
+        Ok(())
+    }
+
+    /// Reads the shared file without recording (monitor mode and previews).
+    pub fn load(&self) -> Result<(), CounterError> {
+        let mut f = self.open()?;
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Self::read(&mut f);
+        Ok(())
+    }
+
+    /// Calls of `tool` within `window` before `now`, from what was last read.
+    pub fn count_at(&self, tool: &str, window: Duration, now: SystemTime) -> u64 {
+        let now_ms = unix_ms(now);
+        let from = now_ms - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(tool).map_or(0, |v| {
+            v.iter().filter(|t| **t >= from && **t <= now_ms).count() as u64
+        })
+    }
+}
+
+impl CallCounter for FileCounter {
+    fn count(&self, tool: &str, window: Duration) -> Option<u64> {
+        Some(self.count_at(tool, window, SystemTime::now()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_counter_is_shared_between_instances() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("counts.json");
+        let now = SystemTime::now();
+        for i in 0..3 {
+            // A new instance per call, as each hook process is.
+            let c = FileCounter::new(&path);
+            c.record("exec", now - Duration::from_secs(10 - i)).unwrap();
+        }
+        let c = FileCounter::new(&path);
+        c.record("exec", now).unwrap();
+        assert_eq!(c.count_at("exec", Duration::from_secs(60), now), 4);
+        assert_eq!(c.count_at("exec", Duration::from_secs(5), now), 1);
+        assert_eq!(c.count_at("read", Duration::from_secs(60), now), 0);
+        let m = FileCounter::new(&path);
+        m.load().unwrap();
+        assert_eq!(m.count_at("exec", Duration::from_secs(60), now), 4);
+    }
+
+    #[test]
+    fn damaged_file_restarts_counting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("counts.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let c = FileCounter::new(&path);
+        c.record("exec", SystemTime::now()).unwrap();
+        assert_eq!(
+            c.count_at("exec", Duration::from_secs(60), SystemTime::now()),
+            1
+        );
+    }
 
     #[test]
     fn window_and_saturation() {

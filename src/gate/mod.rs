@@ -9,14 +9,14 @@ pub mod mode;
 pub mod policy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
 use crate::audit::{AuditError, AuditEvent, AuditSink, Receipt};
 use crate::engine::{Action, CallCounter, Decision, EvalContext, ToolCall};
 
-pub use counter::MemoryCounter;
+pub use counter::{FileCounter, MemoryCounter};
 pub use live::LiveStream;
 pub use mode::Mode;
 pub use policy::{PolicyHandle, ReloadError, ReloadReport, Snapshot};
@@ -94,6 +94,7 @@ pub struct Gate {
     pub policy: PolicyHandle,
     mode: Mode,
     counter: MemoryCounter,
+    durable: Option<FileCounter>,
     audit: Option<AuditSink>,
     /// Live event stream (SSE).
     pub live: LiveStream,
@@ -103,7 +104,7 @@ pub struct Gate {
 }
 
 /// A counter view that includes the call being evaluated without recording it (monitor mode).
-struct PlusOne<'a>(&'a MemoryCounter, &'a str);
+struct PlusOne<'a>(&'a dyn CallCounter, &'a str);
 
 impl CallCounter for PlusOne<'_> {
     fn count(&self, tool: &str, window: Duration) -> Option<u64> {
@@ -119,11 +120,19 @@ impl Gate {
             policy,
             mode,
             counter: MemoryCounter::new(),
+            durable: None,
             audit,
             live: LiveStream::default(),
             started: Instant::now(),
             tally: Tally::default(),
         }
+    }
+
+    /// Keeps `call_count` state in a file shared by every process (one-shot hook processes)
+    /// instead of in memory. The file is touched only when the policy has `call_count` rules.
+    pub fn with_durable_counter(mut self, path: std::path::PathBuf) -> Gate {
+        self.durable = Some(FileCounter::new(path));
+        self
     }
 
     /// The enforcement mode.
@@ -155,18 +164,28 @@ impl Gate {
             return d;
         }
         let snap = self.policy.current();
-        let plus_one = PlusOne(&self.counter, &call.tool);
-        let counter: &dyn CallCounter = match (purpose, self.mode) {
-            (Purpose::Enforce, Mode::Enforce) => {
-                if let Err(e) = self.counter.record(&call.tool, Instant::now()) {
-                    let d = Decision::bare(Action::Deny, e.to_string());
-                    self.tally.add(d.action);
-                    return d;
-                }
-                &self.counter
+        let durable = self.durable.as_ref().filter(|_| has_call_count(&snap));
+        let store: &dyn CallCounter = match durable {
+            Some(f) => f,
+            None => &self.counter,
+        };
+        let plus_one = PlusOne(store, &call.tool);
+        let counted = match (purpose, self.mode, durable) {
+            (Purpose::Enforce, Mode::Enforce, Some(f)) => f.record(&call.tool, SystemTime::now()),
+            (Purpose::Enforce, Mode::Enforce, None) => {
+                self.counter.record(&call.tool, Instant::now())
             }
+            (_, _, Some(f)) => f.load(),
+            _ => Ok(()),
+        };
+        if let Err(e) = counted {
+            let d = Decision::bare(Action::Deny, e.to_string());
+            self.tally.add(d.action);
+            return d;
+        }
+        let counter: &dyn CallCounter = match (purpose, self.mode) {
+            (Purpose::Enforce, Mode::Enforce) | (Purpose::Preview, _) => store,
             (Purpose::Enforce, _) => &plus_one,
-            (Purpose::Preview, _) => &self.counter,
         };
         let ctx = EvalContext {
             now_unix: None,
@@ -255,4 +274,12 @@ impl Gate {
         let ev: Value = serde_json::from_str(&event.to_json()).unwrap_or(Value::Null);
         self.live.publish(&json!({"type": "audit", "event": ev}));
     }
+}
+
+/// Whether any rule of the snapshot counts calls.
+fn has_call_count(snap: &Snapshot) -> bool {
+    snap.compiled
+        .policies
+        .iter()
+        .any(|p| p.rules.iter().any(|r| r.when.call_count.is_some()))
 }

@@ -222,7 +222,11 @@ fn process(args: &HookArgs, bytes: &[u8]) -> Answer {
         project_dir: ev.workdir.as_ref().map(PathBuf::from),
         home: home.clone(),
     };
-    let gate = Gate::new(PolicyHandle::fixed(opts, snap), args.mode, sink);
+    let mut gate = Gate::new(PolicyHandle::fixed(opts, snap), args.mode, sink);
+    if let Some(h) = &home {
+        // Each hook is its own process: call_count windows need state shared across them.
+        gate = gate.with_durable_counter(h.join(".rampart").join("hook-call-counts.json"));
+    }
     let call = tool_call(host, &ev);
     let out = decide(args, host, &gate, &ev, &call, &shape);
     // Let the flusher finish before the process exits (each append already waited for fsync).
