@@ -530,3 +530,33 @@ fn call_count_limits_hold_across_hook_processes() {
     assert_eq!(answers, ["allow", "allow", "allow", "deny", "deny"]);
     assert!(home.path().join(".rampart/hook-call-counts.json").is_file());
 }
+
+#[test]
+fn native_ask_then_post_tool_use_is_recorded_as_approved() {
+    let home = tempfile::tempdir().expect("home");
+    let pre = claude_pre("Bash", json!({"command": "shred -u notes.txt"}));
+    let r = hook_in(home.path(), &[], pre.to_string().as_bytes(), &[]);
+    assert!(r.stdout.contains("\"ask\""), "{}", r.stdout);
+    assert!(
+        home.path()
+            .join(".rampart/session-state/sess-1.json")
+            .is_file()
+    );
+    let mut post = pre.clone();
+    post["hook_event_name"] = json!("PostToolUse");
+    post["tool_response"] = json!({"stdout": "", "stderr": ""});
+    let r = hook_in(home.path(), &[], post.to_string().as_bytes(), &[]);
+    assert_eq!(r.stdout.trim(), "{}");
+    let actions: Vec<String> = audit_lines(home.path())
+        .iter()
+        .map(|e| e["decision"]["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(actions, ["ask", "approved", "allow"]);
+    // Consumed: the state file is gone, a replayed post event records nothing new.
+    assert!(
+        !home
+            .path()
+            .join(".rampart/session-state/sess-1.json")
+            .exists()
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod antigravity;
 pub mod approval;
+pub mod ask_state;
 pub mod claude;
 pub mod cline;
 pub mod codex;

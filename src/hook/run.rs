@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use super::approval::{self, Outcome};
+use super::ask_state::{AskState, PendingAsk};
 use super::fields;
 use super::host::{AskStyle, Host, HostEvent, Phase, Verdict};
 use super::session;
@@ -361,6 +362,7 @@ fn post_call(
 ) -> Answer {
     let host = args.format.host();
     let enforce = gate.mode() == Mode::Enforce;
+    record_native_approval(args, gate, ev, call);
     let response = ev.response.as_ref();
     let d = if gate.mode() == Mode::Disabled {
         Decision::bare(Action::Allow, "policy evaluation disabled")
@@ -472,6 +474,9 @@ fn pre_call(
         Action::Deny | Action::Webhook => Verdict::Deny(deny_reason(&d)),
         Action::Ask => ask(args, host, gate, call, &d),
     };
+    if let Verdict::Ask(_) = &verdict {
+        remember_native_ask(args, ev, call, &d);
+    }
     let banner = match &verdict {
         Verdict::Deny(r) => host.deny_banner(&ev.subject(), r, &d.suggestions),
         _ => None,
@@ -480,6 +485,50 @@ fn pre_call(
         json: host.render(Phase::Pre, &verdict),
         banner,
     }
+}
+
+/// A native prompt was shown: remember it so the matching post-call event proves the approval.
+fn remember_native_ask(args: &HookArgs, ev: &HostEvent, call: &ToolCall, d: &Decision) {
+    let (Some(home), Some(sid), Some(tid)) = (home_dir(), &ev.session_id, &ev.tool_use_id) else {
+        return;
+    };
+    let pending = PendingAsk {
+        tool: call.tool.clone(),
+        subject: ev.subject(),
+        asked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        policy_name: d.policy().unwrap_or_default().to_string(),
+        decision_message: d.message.clone(),
+    };
+    if let Err(e) = AskState::for_home(&home).remember(sid, tid, pending) {
+        debug(args, format!("session state: {e}"));
+    }
+}
+
+/// The tool ran after a native ask: the person approved it in the host's prompt; record that.
+fn record_native_approval(args: &HookArgs, gate: &Gate, ev: &HostEvent, call: &ToolCall) {
+    let (Some(home), Some(sid), Some(tid)) = (home_dir(), &ev.session_id, &ev.tool_use_id) else {
+        return;
+    };
+    let pending = match AskState::for_home(&home).take(sid, tid) {
+        Ok(Some(p)) => p,
+        Ok(None) => return,
+        Err(e) => {
+            debug(args, format!("session state: {e}"));
+            return;
+        }
+    };
+    let mut e = AuditEvent::new(&call.agent, &call.session, &pending.tool, "approved");
+    e.run_id = call.run_id.clone().unwrap_or_default();
+    e.tool_call_id = call.tool_call_id.clone().unwrap_or_default();
+    e.request = Some(call.params.clone());
+    if !pending.policy_name.is_empty() {
+        e.decision.matched_policies = vec![pending.policy_name.clone()];
+    }
+    e.decision.message = format!(
+        "approved in the host's prompt (asked {}): {}",
+        pending.asked_at, pending.decision_message
+    );
+    let _ = gate.record_blocking(e);
 }
 
 fn ask_reason(d: &Decision) -> String {
