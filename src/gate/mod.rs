@@ -164,7 +164,7 @@ impl Gate {
             return d;
         }
         let snap = self.policy.current();
-        let durable = self.durable.as_ref().filter(|_| has_call_count(&snap));
+        let durable = self.durable.as_ref().filter(|_| counts_calls(&snap, call));
         let store: &dyn CallCounter = match durable {
             Some(f) => f,
             None => &self.counter,
@@ -276,10 +276,11 @@ impl Gate {
     }
 }
 
-/// Whether any rule of the snapshot counts calls.
-fn has_call_count(snap: &Snapshot) -> bool {
+/// Whether a `call_count` rule could apply to this call (its policy covers the call's tool,
+/// agent and session).
+fn counts_calls(snap: &Snapshot, call: &ToolCall) -> bool {
     snap.compiled
-        .policies
+        .in_scope(&call.tool, &call.agent, &call.session)
         .iter()
         .any(|p| p.rules.iter().any(|r| r.when.call_count.is_some()))
 }
