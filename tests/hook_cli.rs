@@ -560,3 +560,56 @@ fn native_ask_then_post_tool_use_is_recorded_as_approved() {
             .exists()
     );
 }
+
+#[test]
+fn deny_is_sent_to_the_policy_notify_webhook() {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut r = BufReader::new(stream);
+        let mut len = 0usize;
+        let mut first = String::new();
+        r.read_line(&mut first).expect("request line");
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).expect("header");
+            if l.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).expect("body");
+        let mut s = r.into_inner();
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .expect("reply");
+        (first, String::from_utf8_lossy(&body).into_owned())
+    });
+    let home = tempfile::tempdir().expect("home");
+    let policy = home.path().join("p.yaml");
+    std::fs::write(
+        &policy,
+        format!("version: \"1\"\ndefault_action: allow\nnotify:\n  url: http://127.0.0.1:{port}/hook\n  platform: webhook\npolicies:\n  - name: no-rm\n    match: {{tool: [exec]}}\n    rules:\n      - action: deny\n        when: {{command_matches: [\"rm -rf *\"]}}\n        message: no recursive deletes\n"),
+    )
+    .expect("write");
+    let payload = claude_pre("Bash", json!({"command": "rm -rf build"}));
+    let cfg = policy.to_str().expect("utf8");
+    let r = hook_in(
+        home.path(),
+        &["--config", cfg],
+        payload.to_string().as_bytes(),
+        &[],
+    );
+    assert!(r.stdout.contains("\"deny\""), "{}", r.stdout);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let (line, body) = server.join().expect("server");
+    assert!(line.starts_with("POST /hook"), "{line}");
+    assert!(
+        body.contains("rm -rf build") && body.contains("no-rm"),
+        "{body}"
+    );
+}

@@ -206,10 +206,14 @@ pub fn payload(p: Platform, m: &Message) -> Value {
 }
 
 fn send(url: &str, body: &Value) -> Result<(), String> {
+    send_within(url, body, TIMEOUT)
+}
+
+fn send_within(url: &str, body: &Value, timeout: Duration) -> Result<(), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .max_redirects(0)
         .http_status_as_error(false)
-        .timeout_global(Some(TIMEOUT))
+        .timeout_global(Some(timeout))
         .build()
         .into();
     let r = agent
@@ -259,20 +263,22 @@ fn command_of(call: &ToolCall) -> String {
     crate::audit::sanitize(v).into_owned()
 }
 
-/// Notifies about a decision (not `ask`: those are notified when the approval exists).
-pub fn decision(st: &ApiState, call: &ToolCall, d: &Decision) {
-    let snap = st.gate.policy.current();
-    let Some(n) = snap.notify.as_ref() else {
-        return;
-    };
+/// The destination and body for a decision notification, when `n` wants one (`ask` is
+/// notified when its approval exists, not here).
+pub fn decision_payload(n: &Notify, call: &ToolCall, d: &Decision) -> Option<(String, Value)> {
     let action = d.action.as_str();
     if action == "ask" || !wants(n, action) {
-        return;
+        return None;
     }
-    deliver(
-        st,
-        n,
-        Message {
+    let url = n
+        .url
+        .as_ref()
+        .map(|u| u.0.trim().to_string())
+        .filter(|u| !u.is_empty())?;
+    let p = platform(n.platform.as_ref().map_or("auto", |p| p.0.as_str()), &url);
+    let body = payload(
+        p,
+        &Message {
             action: action.into(),
             tool: call.tool.clone(),
             command: command_of(call),
@@ -282,6 +288,42 @@ pub fn decision(st: &ApiState, call: &ToolCall, d: &Decision) {
             ..Message::default()
         },
     );
+    Some((url, body))
+}
+
+/// Notifies about a decision from a one-shot process (the hook): synchronous, bounded by
+/// `timeout`; the error never contains the URL.
+pub fn decision_blocking(
+    n: &Notify,
+    call: &ToolCall,
+    d: &Decision,
+    timeout: Duration,
+) -> Result<(), String> {
+    match decision_payload(n, call, d) {
+        Some((url, body)) => send_within(&url, &body, timeout),
+        None => Ok(()),
+    }
+}
+
+/// Notifies about a decision (not `ask`: those are notified when the approval exists).
+pub fn decision(st: &ApiState, call: &ToolCall, d: &Decision) {
+    let snap = st.gate.policy.current();
+    let Some(n) = snap.notify.as_ref() else {
+        return;
+    };
+    let Some((url, body)) = decision_payload(n, call, d) else {
+        return;
+    };
+    let Ok(permit) = st.notifier.slots.clone().try_acquire_owned() else {
+        eprintln!("rampart: notification dropped: {MAX_IN_FLIGHT} already in flight");
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = send(&url, &body) {
+            eprintln!("rampart: notification failed: {e}");
+        }
+        drop(permit);
+    });
 }
 
 /// Notifies that an approval is waiting, with signed links; suppressed without a signer.

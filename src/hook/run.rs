@@ -463,6 +463,7 @@ fn pre_call(
             banner: None,
         };
     }
+    notify(args, gate, call, &d);
     if !enforce {
         return Answer {
             json: host.render(Phase::Pre, &Verdict::Defer),
@@ -484,6 +485,18 @@ fn pre_call(
     Answer {
         json: host.render(Phase::Pre, &verdict),
         banner,
+    }
+}
+
+/// Sends the policy's `notify:` webhook for this decision, waiting at most a second.
+fn notify(args: &HookArgs, gate: &Gate, call: &ToolCall, d: &Decision) {
+    let snap = gate.policy.current();
+    let Some(n) = snap.notify.as_ref() else {
+        return;
+    };
+    let limit = std::time::Duration::from_secs(1);
+    if let Err(e) = crate::api::notify::decision_blocking(n, call, d, limit) {
+        debug(args, format!("notification failed: {e}"));
     }
 }
 
