@@ -7,3 +7,4 @@ pub mod cli;
 pub mod credentials;
 pub mod engine;
 pub mod gate;
+pub mod hook;

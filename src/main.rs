@@ -45,6 +45,8 @@ enum Command {
     Deny(cli::client_cmd::DenyArgs),
     /// Show whether rampart serve is running, its mode, policy and pending approvals.
     Status(cli::status_cmd::StatusArgs),
+    /// Install (or --remove) Rampart's hook in an agent's settings; no agent: list those found.
+    Setup(rampart::hook::setup::cli::SetupArgs),
 }
 
 fn main() {
@@ -79,6 +81,7 @@ fn main() {
         Command::Approve(a) => cli::client_cmd::approve(a),
         Command::Deny(a) => cli::client_cmd::deny(a),
         Command::Status(a) => cli::status_cmd::run(a),
+        Command::Setup(a) => rampart::hook::setup::cli::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

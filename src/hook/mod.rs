@@ -1,0 +1,3 @@
+//! Native agent-host hooks: `rampart hook` and `rampart setup`.
+
+pub mod setup;
