@@ -89,7 +89,7 @@ pub(super) fn load(path: &std::path::Path) -> Result<Loaded, SetupError> {
     let (doc, problem) = match json::parse(bytes) {
         Ok(v @ Json::Object(_)) => (Some(v), None),
         Ok(_) => (None, Some("the top level is not a JSON object".to_string())),
-        Err(e) => (None, Some(e.to_string())),
+        Err(e) => (None, Some(format!("not valid JSON: {e}"))),
     };
     Ok(Loaded {
         original,
@@ -108,9 +108,10 @@ impl Spec {
         })
     }
 
-    /// Removes Rampart's handlers from every event; drops the groups, events and container
-    /// that this emptied. Returns the count per event.
-    pub fn strip(&self, doc: &mut Json) -> Vec<(&'static str, usize)> {
+    /// Removes Rampart's handlers from every event and drops the groups this emptied; with
+    /// `prune`, also the events and container this emptied (on install they stay where they
+    /// are, to be refilled). Returns the count per event.
+    pub fn strip(&self, doc: &mut Json, prune: bool) -> Vec<(&'static str, usize)> {
         let mut counts = Vec::new();
         let Some(container) = doc.get_mut(self.container) else {
             return counts;
@@ -139,7 +140,7 @@ impl Spec {
                 }),
             }
             if removed > 0 {
-                if arr.is_empty() {
+                if prune && arr.is_empty() {
                     container.remove(event);
                     dropped_event = true;
                 }
@@ -328,7 +329,7 @@ impl Spec {
     /// Whether the file holds anything that is not Rampart's (so a backup is worth keeping).
     fn has_foreign_content(&self, doc: &Json) -> bool {
         let mut rest = doc.clone();
-        self.strip(&mut rest);
+        self.strip(&mut rest, true);
         self.drop_own_extras(&mut rest);
         !self.is_empty_equivalent(&rest)
     }
@@ -358,7 +359,7 @@ impl Spec {
                     });
                 }
                 plan.lines.push(format!(
-                    "  The previous file was not usable ({detail}); replaced it (--force)."
+                    "  The previous file could not be used ({detail}); replaced it (--force)."
                 ));
                 (Json::Object(Vec::new()), true)
             }
@@ -376,7 +377,7 @@ impl Spec {
             ));
             return Ok(plan);
         }
-        let counts = self.strip(&mut doc);
+        let counts = self.strip(&mut doc, false);
         self.add(&mut doc);
         let mut lines = vec![format!(
             "✓ Rampart hook installed in {}",
@@ -425,7 +426,7 @@ impl Spec {
                 detail: loaded.problem.unwrap_or_default(),
             });
         };
-        let counts = self.strip(&mut doc);
+        let counts = self.strip(&mut doc, true);
         let total: usize = counts.iter().map(|(_, n)| n).sum();
         if total == 0 {
             plan.lines.push(format!(

@@ -251,8 +251,8 @@ pub enum SetupError {
     /// The settings path is not a regular file.
     #[error("{} is not a regular file; refusing to edit it", .0.display())]
     NotRegular(PathBuf),
-    /// The settings file is not valid JSON.
-    #[error("{} is not valid JSON ({detail}); fix it, or pass --force to replace it (a backup is kept)", path.display())]
+    /// The settings file is not valid JSON, or not a JSON object.
+    #[error("{}: {detail}; fix it, or pass --force to replace it (a backup is kept)", path.display())]
     InvalidJson {
         /// The file.
         path: PathBuf,
@@ -268,7 +268,7 @@ pub enum SetupError {
         what: String,
     },
     /// An invalid file under `--remove`, where `--force` cannot help.
-    #[error("{} is not valid JSON ({detail}); nothing was removed — fix it by hand first", path.display())]
+    #[error("{}: {detail}; nothing was removed — fix it by hand first", path.display())]
     InvalidJsonOnRemove {
         /// The file.
         path: PathBuf,
