@@ -45,7 +45,9 @@ fn manifest() -> Json {
 /// Plans installing or removing Rampart's Antigravity plugin.
 pub(super) fn plan(action: Action, force: bool, env: &Env) -> Result<Plan, SetupError> {
     let dir = plugin_dir(env);
-    super::fsops::is_plain_dir(&dir)?;
+    if !super::fsops::is_plain_dir(&dir)? && std::fs::symlink_metadata(&dir).is_ok() {
+        return Err(SetupError::NotRegular(dir));
+    }
     let manifest_path = dir.join("plugin.json");
     let loaded = load(&manifest_path)?;
     let ours = loaded

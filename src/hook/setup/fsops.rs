@@ -23,11 +23,7 @@ pub(super) fn read_settings(path: &Path) -> Result<Option<Vec<u8>>, SetupError> 
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(SetupError::io("inspect", path, e)),
     }
-    owner_file::read_bounded(path, MAX_SETTINGS).map_err(|e| match e {
-        OwnerFileError::Symlink(p) => SetupError::Symlink(p),
-        OwnerFileError::NotRegular(p) => SetupError::NotRegular(p),
-        other => SetupError::File(other),
-    })
+    owner_file::read_bounded(path, MAX_SETTINGS).map_err(SetupError::from)
 }
 
 /// Whether `path` is a plain (non-symlink) directory, `false` when missing; anything else

@@ -231,20 +231,25 @@ pub enum SetupError {
     /// `$HOME` is not set.
     #[error("HOME is not set; cannot find the agents' settings")]
     NoHome,
-    /// A file operation failed.
-    #[error("cannot {op} {}: {source}", path.display())]
+    /// A file operation failed. (The I/O error is part of the message, not a separate
+    /// source, so the one-line CLI error does not repeat it.)
+    #[error("cannot {op} {}: {err}", path.display())]
     Io {
         /// What was being done.
         op: &'static str,
         /// The path.
         path: PathBuf,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        err: std::io::Error,
     },
-    /// An owner-only file helper failed.
-    #[error(transparent)]
-    File(#[from] OwnerFileError),
+    /// A file is larger than setup reads.
+    #[error("{} is larger than {limit} bytes; refusing to edit it", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The settings path is a symlink.
     #[error("{} is a symlink; refusing to edit through it (edit the file it points to by hand, or replace the link with a regular file)", .0.display())]
     Symlink(PathBuf),
@@ -285,11 +290,26 @@ pub enum SetupError {
 
 impl SetupError {
     /// Wraps an I/O error with the operation and path.
-    pub fn io(op: &'static str, path: &Path, source: std::io::Error) -> Self {
+    pub fn io(op: &'static str, path: &Path, err: std::io::Error) -> Self {
         SetupError::Io {
             op,
             path: path.to_path_buf(),
-            source,
+            err,
+        }
+    }
+}
+
+impl From<OwnerFileError> for SetupError {
+    fn from(e: OwnerFileError) -> Self {
+        match e {
+            OwnerFileError::Io { op, path, source } => SetupError::Io {
+                op,
+                path,
+                err: source,
+            },
+            OwnerFileError::Symlink(p) => SetupError::Symlink(p),
+            OwnerFileError::NotRegular(p) => SetupError::NotRegular(p),
+            OwnerFileError::TooLarge { path, limit } => SetupError::TooLarge { path, limit },
         }
     }
 }
