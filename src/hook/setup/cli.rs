@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 
+use super::command::find_on_path;
 use super::detect::detect;
 use super::{Action, Env, Host, Outcome, apply, plan};
 
@@ -57,6 +58,12 @@ pub fn run(a: SetupArgs) -> anyhow::Result<i32> {
     if action == Action::Install && plan.outcome == Outcome::Changes {
         for note in &plan.notes {
             println!("{note}");
+        }
+        if find_on_path("rampart", env.path_var.as_deref()).is_none() {
+            println!(
+                "  rampart is not on your PATH: the hook runs it by its full path, so it works, but type {} for the commands below.",
+                env.bin.display()
+            );
         }
         println!();
         println!("Next:");
