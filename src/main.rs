@@ -47,6 +47,8 @@ enum Command {
     Hook(rampart::hook::HookArgs),
     /// Show whether rampart serve is running, its mode, policy and pending approvals.
     Status(cli::status_cmd::StatusArgs),
+    /// Install (or --remove) Rampart's hook in an agent's settings; no agent: list those found.
+    Setup(rampart::hook::setup::cli::SetupArgs),
 }
 
 fn main() {
@@ -87,6 +89,7 @@ fn main() {
         Command::Approve(a) => cli::client_cmd::approve(a),
         Command::Deny(a) => cli::client_cmd::deny(a),
         Command::Status(a) => cli::status_cmd::run(a),
+        Command::Setup(a) => rampart::hook::setup::cli::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

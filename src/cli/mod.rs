@@ -4,7 +4,7 @@ pub mod api_client;
 pub mod bench_cmd;
 pub mod client_cmd;
 pub mod init_cmd;
-mod owner_file;
+pub(crate) mod owner_file;
 pub mod policy_cmd;
 mod proc_identity;
 pub mod report_cmd;

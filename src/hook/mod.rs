@@ -1,6 +1,7 @@
 //! `rampart hook`: the native lifecycle-hook front end. The agent host runs it once per tool
 //! call with a JSON event on stdin; it answers with exactly one JSON line on stdout in the
-//! host's own format and exits 0. One module per host format, all behind [`host::Host`].
+//! host's own format and exits 0. One module per host format, all behind [`host::Host`];
+//! `setup` installs the hook into each host's settings.
 
 pub mod antigravity;
 pub mod approval;
@@ -16,5 +17,6 @@ pub mod host;
 pub mod normalize;
 pub mod run;
 pub mod session;
+pub mod setup;
 
 pub use run::{HookArgs, run};
