@@ -722,3 +722,60 @@ fn codex_legacy_wrapper_is_retired() {
     assert!(sb.ok(&["codex"]).contains("already configured"));
     assert!(wrapper.exists());
 }
+
+/// What setup installs is what the host will run: each installed command, executed by `sh -c`
+/// as the hosts do, answers a deny event in that host's protocol.
+#[test]
+fn installed_commands_run_the_real_hook() {
+    let sb = Sandbox::new();
+    let deny_events: [(&str, &str, &str); 3] = [
+        (
+            "claude-code",
+            ".claude/settings.json",
+            r#"{"session_id":"s","cwd":"/tmp","hook_event_name":"PreToolUse","tool_use_id":"t1","tool_name":"Bash","tool_input":{"command":"rm -rf /"}}"#,
+        ),
+        (
+            "codex",
+            ".codex/hooks.json",
+            r#"{"session_id":"s","cwd":"/tmp","hook_event_name":"PreToolUse","tool_name":"shell","tool_input":{"command":["rm","-rf","/"]},"tool_use_id":"c1"}"#,
+        ),
+        (
+            "gemini",
+            ".gemini/settings.json",
+            r#"{"session_id":"s","cwd":"/tmp","hook_event_name":"BeforeTool","tool_name":"run_shell_command","tool_input":{"command":"rm -rf /"}}"#,
+        ),
+    ];
+    for (host, file, event) in deny_events {
+        let o = sb.run(&[host]);
+        assert_eq!(o.code, 0, "{host}: {}", o.stderr);
+        let settings: serde_json::Value = serde_json::from_str(&read(&sb.home.join(file))).unwrap();
+        let pre = if host == "gemini" {
+            "BeforeTool"
+        } else {
+            "PreToolUse"
+        };
+        let command = settings["hooks"][pre][0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{host}: no command in {settings}"))
+            .to_string();
+        let mut child = Command::new("sh")
+            .args(["-c", &command])
+            .env_clear()
+            .env("HOME", &sb.home)
+            .env("RAMPART_NO_PROJECT_POLICY", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), event.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{host}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let decision = v["hookSpecificOutput"]["permissionDecision"]
+            .as_str()
+            .or(v["decision"].as_str())
+            .unwrap_or("");
+        assert_eq!(decision, "deny", "{host}: {v}");
+    }
+}
