@@ -12,7 +12,7 @@ pub const HOOK_PREFIX: &str = "audit-hook-";
 pub const ANCHOR_LOG: &str = "audit-anchors.jsonl";
 /// The Go writer's single (overwritten) anchor file.
 pub const GO_ANCHOR_FILE: &str = "audit-anchor.json";
-/// Lock file taken around every batch write.
+/// Lock file taken around every batch write; its first block holds the chain checkpoint.
 pub const LOCK_FILE: &str = ".rampart-audit.lock";
 /// CEF output when no syslog is configured.
 pub const CEF_LOG: &str = "cef.log";
