@@ -298,8 +298,15 @@ fn replaced_lock_file_is_followed() {
     let b = AuditSink::open(cfg(&d)).unwrap();
     assert_eq!(b.recovered().source, HeadSource::Checkpoint);
     assert_eq!(b.append(ev("b", 0)).unwrap().event_count, 3);
+    // Another file renamed over it: same rule.
+    let other = d.join("other.tmp");
+    std::fs::write(&other, b"x").unwrap();
+    std::fs::rename(&other, d.join(LOCK_FILE)).unwrap();
+    assert_eq!(a.append(ev("a", 2)).unwrap().event_count, 4);
+    assert_eq!(read_checkpoint(&d).map(|c| c.event_count), Some(4));
+    assert_eq!(b.append(ev("b", 1)).unwrap().event_count, 5);
     drop((a, b));
-    assert_verifies(&d, 3);
+    assert_verifies(&d, 5);
 }
 
 #[test]

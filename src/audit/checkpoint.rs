@@ -247,17 +247,16 @@ impl DirLock {
         }
     }
 
-    /// Whether the path still names the file we hold open.
+    /// Whether the file we hold open is still linked into the directory (one fstat).
+    ///
+    /// Deleting the lock file, or renaming another file over it, drops our inode's link count
+    /// to zero; a writer opening the path afterwards would lock a different inode.
     fn still_linked(&self) -> Result<bool, AuditError> {
-        let ours = self
+        let md = self
             .file
             .metadata()
             .map_err(|e| AuditError::io("stat", &self.path, e))?;
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(md) => Ok(md.dev() == ours.dev() && md.ino() == ours.ino()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(AuditError::io("stat", &self.path, e)),
-        }
+        Ok(md.nlink() > 0)
     }
 
     /// Releases the lock (no-op when not held).
