@@ -665,3 +665,19 @@ fn processes_killed_at_random_lose_nothing_acknowledged() {
         assert_eq!(lost, 0, "round {round}: acknowledged events lost");
     }
 }
+
+#[test]
+fn deleted_current_file_is_not_written_blindly() {
+    let (_t, d) = dir();
+    let sink = AuditSink::open(cfg(&d)).unwrap();
+    sink.append(ev("a", 0)).unwrap();
+    let f = list_chain_files(&d).unwrap().pop().unwrap().path;
+    std::fs::remove_file(&f).unwrap();
+    // Same checkpoint, same length on our descriptor, but the file is gone from the directory:
+    // the writer must re-synchronise instead of appending to the unlinked inode.
+    let r = sink.append(ev("a", 1)).unwrap();
+    assert_eq!(sink.stats().resyncs, 1);
+    assert_eq!(r.event_count, 1, "the chain restarts from what is on disk");
+    let text = std::fs::read_to_string(d.join(&r.file)).unwrap();
+    assert!(text.contains(&r.id));
+}

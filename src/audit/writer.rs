@@ -22,7 +22,7 @@ use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -553,15 +553,17 @@ impl Core {
         self.lock.write(&raw)
     }
 
-    /// Whether the current file still has the length we expect (one fstat).
+    /// Whether the current file still has the length we expect and is still linked into the
+    /// directory (one fstat).
     fn file_len_matches(&self) -> Result<bool, AuditError> {
         match (&self.file, &self.cur) {
             (None, None) => Ok(true),
-            (Some(f), Some(cf)) => Ok(f
-                .metadata()
-                .map_err(|e| AuditError::io("stat", &cf.path, e))?
-                .len()
-                == self.file_len),
+            (Some(f), Some(cf)) => {
+                let md = f
+                    .metadata()
+                    .map_err(|e| AuditError::io("stat", &cf.path, e))?;
+                Ok(md.len() == self.file_len && md.nlink() > 0)
+            }
             _ => Ok(false),
         }
     }
