@@ -9,7 +9,7 @@
 //! dirty before writing, so a writer killed mid-batch forces the next one to recover.
 
 use super::error::AuditError;
-use super::files::{LOCK_FILE, parse_name};
+use super::files::{GATE_FILE, LOCK_FILE, parse_name};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -156,17 +156,43 @@ impl Checkpoint {
 }
 
 /// The audit directory's lock file, opened read/write (not append) so the checkpoint can be
-/// rewritten in place.
+/// rewritten in place, plus the turnstile that keeps waiting fair.
+///
+/// `flock` has a timeout only by polling, and a poller rarely catches the few microseconds
+/// between a busy writer's release and its next batch. So every writer first takes the
+/// turnstile ([`GATE_FILE`]), then the lock, then lets the turnstile go: a writer that is
+/// waiting for the lock holds the turnstile, so the writer that just released the lock cannot
+/// take it again first. The turnstile only orders writers; exclusion comes from the lock file
+/// alone, and if the turnstile cannot be opened or locked it is skipped.
 #[derive(Debug)]
 pub struct DirLock {
     file: File,
     path: PathBuf,
+    gate: Option<File>,
     held: bool,
 }
 
 /// Shortest and longest pause between attempts while the lock is busy.
 const POLL_MIN: Duration = Duration::from_micros(20);
-const POLL_MAX: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_micros(500);
+
+/// Polls `f.try_lock()` until it succeeds (`Ok(true)`) or `timeout` since `start` passes.
+fn poll_lock(f: &File, start: Instant, timeout: Duration) -> std::io::Result<bool> {
+    let mut pause = POLL_MIN;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Ok(false);
+        }
+        std::thread::sleep(pause.min(timeout - waited));
+        pause = (pause * 2).min(POLL_MAX);
+    }
+}
 
 fn open_lock_file(path: &Path) -> Result<File, AuditError> {
     let f = OpenOptions::new()
@@ -194,9 +220,11 @@ impl DirLock {
     pub fn open(dir: &Path) -> Result<DirLock, AuditError> {
         let path = dir.join(LOCK_FILE);
         let file = open_lock_file(&path)?;
+        let gate = open_lock_file(&dir.join(GATE_FILE)).ok();
         Ok(DirLock {
             file,
             path,
+            gate,
             held: false,
         })
     }
@@ -215,35 +243,46 @@ impl DirLock {
             return Ok(());
         }
         let start = Instant::now();
-        let mut pause = POLL_MIN;
+        let gate_held = match &self.gate {
+            Some(g) => match poll_lock(g, start, timeout) {
+                Ok(true) => true,
+                // Someone waiting for the lock holds the turnstile all this time.
+                Ok(false) => return Err(self.timeout(start)),
+                // Fairness is best effort: go straight for the lock.
+                Err(_) => false,
+            },
+            None => false,
+        };
+        let r = self.acquire_lock(start, timeout);
+        if gate_held && let Some(g) = &self.gate {
+            let _ = g.unlock();
+        }
+        r
+    }
+
+    fn timeout(&self, start: Instant) -> AuditError {
+        AuditError::LockTimeout {
+            path: self.path.clone(),
+            waited: start.elapsed(),
+        }
+    }
+
+    fn acquire_lock(&mut self, start: Instant, timeout: Duration) -> Result<(), AuditError> {
         loop {
-            match self.file.try_lock() {
-                Ok(()) => {
-                    let linked = self.still_linked();
-                    if let Ok(true) = linked {
-                        self.held = true;
-                        return Ok(());
-                    }
-                    let _ = self.file.unlock();
-                    linked?;
-                    // Someone replaced the lock file: move to the file now at the path.
-                    self.file = open_lock_file(&self.path)?;
-                    continue;
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(AuditError::io("lock", &self.path, e));
-                }
+            match poll_lock(&self.file, start, timeout) {
+                Ok(true) => {}
+                Ok(false) => return Err(self.timeout(start)),
+                Err(e) => return Err(AuditError::io("lock", &self.path, e)),
             }
-            let waited = start.elapsed();
-            if waited >= timeout {
-                return Err(AuditError::LockTimeout {
-                    path: self.path.clone(),
-                    waited,
-                });
+            let linked = self.still_linked();
+            if let Ok(true) = linked {
+                self.held = true;
+                return Ok(());
             }
-            std::thread::sleep(pause.min(timeout - waited));
-            pause = (pause * 2).min(POLL_MAX);
+            let _ = self.file.unlock();
+            linked?;
+            // Someone replaced the lock file: move to the file now at the path.
+            self.file = open_lock_file(&self.path)?;
         }
     }
 
@@ -335,6 +374,60 @@ mod tests {
         assert_eq!(Checkpoint::decode(&[0u8; CHECKPOINT_BYTES]), None);
         assert_eq!(Checkpoint::decode(b""), None);
         assert_eq!(Checkpoint::decode(&raw[..line_len]), None);
+    }
+
+    #[test]
+    fn a_waiting_writer_goes_before_the_one_that_just_released() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut first = DirLock::open(&dir).unwrap();
+        first.acquire(Duration::from_secs(5)).unwrap();
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (o2, d2) = (order.clone(), dir.clone());
+        let waiter = std::thread::spawn(move || {
+            let mut w = DirLock::open(&d2).unwrap();
+            w.acquire(Duration::from_secs(20)).unwrap();
+            o2.lock().unwrap().push("waiter");
+            std::thread::sleep(Duration::from_millis(50));
+            w.release();
+        });
+        // Wait until the waiter holds the turnstile (it then polls the lock).
+        let probe = open_lock_file(&dir.join(GATE_FILE)).unwrap();
+        let start = Instant::now();
+        loop {
+            match probe.try_lock() {
+                Ok(()) => {
+                    probe.unlock().unwrap();
+                    assert!(
+                        start.elapsed() < Duration::from_secs(20),
+                        "waiter never queued"
+                    );
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => break,
+                Err(std::fs::TryLockError::Error(e)) => panic!("{e}"),
+            }
+        }
+        // Release and immediately ask again, as a busy flusher does between batches.
+        first.release();
+        first.acquire(Duration::from_secs(20)).unwrap();
+        order.lock().unwrap().push("releaser");
+        first.release();
+        waiter.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["waiter", "releaser"]);
+    }
+
+    #[test]
+    fn lock_timeout_names_the_lock_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = DirLock::open(tmp.path()).unwrap();
+        let mut b = DirLock::open(tmp.path()).unwrap();
+        a.acquire(Duration::from_secs(5)).unwrap();
+        let e = b.acquire(Duration::from_millis(50)).unwrap_err();
+        assert!(matches!(e, AuditError::LockTimeout { .. }), "{e}");
+        assert!(e.to_string().contains(LOCK_FILE), "{e}");
+        a.release();
+        b.acquire(Duration::from_secs(5)).unwrap();
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub const ANCHOR_LOG: &str = "audit-anchors.jsonl";
 pub const GO_ANCHOR_FILE: &str = "audit-anchor.json";
 /// Lock file taken around every batch write; its first block holds the chain checkpoint.
 pub const LOCK_FILE: &str = ".rampart-audit.lock";
+/// Turnstile taken just before the lock file so waiting writers are served in turn.
+pub const GATE_FILE: &str = ".rampart-audit.gate";
 /// CEF output when no syslog is configured.
 pub const CEF_LOG: &str = "cef.log";
 
