@@ -174,11 +174,18 @@ fn torn_last_line_is_moved_aside_and_linked() {
     assert_eq!(r.events, 6);
 }
 
+/// serve's start-up (`verify_tail_on_open`); the default checkpoint path is in audit_shared.rs.
+fn open_verifying_tail(d: &Path) -> Result<AuditSink, AuditError> {
+    let mut c = SinkConfig::new(d);
+    c.verify_tail_on_open = true;
+    AuditSink::open(c)
+}
+
 #[test]
 fn startup_verifies_only_the_tail_after_the_last_anchor() {
     let (_t, d) = dir();
     drop(write_n(&d, 250, |_| {}));
-    let sink = AuditSink::open(SinkConfig::new(&d)).unwrap();
+    let sink = open_verifying_tail(&d).unwrap();
     let rec = sink.recovered();
     assert_eq!(rec.from_anchor.as_ref().map(|a| a.event_count), Some(200));
     assert_eq!(rec.events_verified, 50);
@@ -194,19 +201,24 @@ fn broken_tail_refuses_to_start() {
         .unwrap()
         .replace("echo 3", "echo 9");
     std::fs::write(&f, text).unwrap();
-    match AuditSink::open(SinkConfig::new(&d)) {
+    match open_verifying_tail(&d) {
         Err(AuditError::Broken(b)) => assert_eq!(b.line, 4),
         other => panic!("expected broken chain, got {other:?}"),
     }
 }
 
 #[test]
-fn second_writer_on_same_dir_is_refused() {
+fn second_writer_on_same_dir_shares_the_chain() {
     let (_t, d) = dir();
     let a = AuditSink::open(SinkConfig::new(&d)).unwrap();
-    assert!(AuditSink::open(SinkConfig::new(&d)).is_err());
-    drop(a);
-    assert!(AuditSink::open(SinkConfig::new(&d)).is_ok());
+    let b = AuditSink::open(SinkConfig::new(&d)).unwrap();
+    assert_eq!(a.append(ev(1)).unwrap().event_count, 1);
+    assert_eq!(b.append(ev(2)).unwrap().event_count, 2);
+    assert_eq!(a.append(ev(3)).unwrap().event_count, 3);
+    drop((a, b));
+    let r = verify_dir(&d).unwrap();
+    assert!(r.brk.is_none(), "{:?}", r.brk);
+    assert_eq!(r.events, 3);
 }
 
 #[test]

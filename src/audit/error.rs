@@ -49,6 +49,18 @@ pub enum AuditError {
     /// The batch containing this event failed to reach disk.
     #[error("audit write failed: {0}")]
     WriteFailed(String),
+    /// Another writer held the audit directory lock for longer than the configured wait.
+    #[error(
+        "timed out after {} ms waiting for the audit directory lock {} (another Rampart writer is holding it)",
+        waited.as_millis(),
+        path.display()
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
     /// An event field the writer needs is invalid.
     #[error("invalid event: {0}")]
     InvalidEvent(String),

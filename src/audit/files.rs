@@ -12,8 +12,10 @@ pub const HOOK_PREFIX: &str = "audit-hook-";
 pub const ANCHOR_LOG: &str = "audit-anchors.jsonl";
 /// The Go writer's single (overwritten) anchor file.
 pub const GO_ANCHOR_FILE: &str = "audit-anchor.json";
-/// Lock file taken around every batch write.
+/// Lock file taken around every batch write; its first block holds the chain checkpoint.
 pub const LOCK_FILE: &str = ".rampart-audit.lock";
+/// Turnstile taken just before the lock file so waiting writers are served in turn.
+pub const GATE_FILE: &str = ".rampart-audit.gate";
 /// CEF output when no syslog is configured.
 pub const CEF_LOG: &str = "cef.log";
 

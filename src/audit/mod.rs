@@ -6,6 +6,7 @@
 pub mod anchor;
 pub mod cap;
 pub mod cef;
+pub mod checkpoint;
 pub mod cli;
 pub mod error;
 pub mod event;

@@ -49,6 +49,19 @@ pub struct Start {
     pub prev_hash: String,
     /// Events before this position.
     pub event_count: u64,
+    /// Where the event before this position is stored, when known.
+    pub last_record: Option<RecordPos>,
+}
+
+/// Where one event line is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordPos {
+    /// Chain file name.
+    pub file: String,
+    /// Byte offset of the line start.
+    pub offset: u64,
+    /// Line length including the newline.
+    pub len: u64,
 }
 
 /// An unterminated last line at the very end of the chain (a torn write).
@@ -77,6 +90,8 @@ pub struct Head {
     pub file_len: u64,
     /// Complete lines in that file.
     pub lines: u64,
+    /// Where the last event is stored (`None` for an empty chain or when unknown).
+    pub last_record: Option<RecordPos>,
 }
 
 /// Result of a walk.
@@ -117,6 +132,7 @@ pub fn walk(
         head: Head {
             hash: start.prev_hash.clone(),
             event_count: start.event_count,
+            last_record: start.last_record.clone(),
             ..Head::default()
         },
         ..Walk::default()
@@ -274,6 +290,19 @@ pub fn walk(
                     );
                     w.head.hash = e.hash.clone();
                     w.head.last_id = e.id.clone();
+                    match &mut w.head.last_record {
+                        Some(r) if r.file == cf.name => {
+                            r.offset = offset;
+                            r.len = n as u64;
+                        }
+                        other => {
+                            *other = Some(RecordPos {
+                                file: cf.name.clone(),
+                                offset,
+                                len: n as u64,
+                            });
+                        }
+                    }
                 }
             }
             offset += n as u64;

@@ -1,27 +1,34 @@
-//! The process-wide append-only writer with group commit.
+//! The append-only writer with group commit, shareable between processes.
 //!
 //! Callers queue events; one flusher thread takes everything queued, hashes and writes it as
 //! one batch, fsyncs once, and only then answers each caller with its [`Receipt`].
+//!
+//! Several writers (threads with their own sink, or separate processes such as `serve` and
+//! one-shot hooks) can append to one directory: every batch runs under the directory lock and
+//! starts from the chain head recorded in the checkpoint (see [`super::checkpoint`]).
 
 use super::anchor::{self, Anchor};
 use super::cap::enforce_cap;
+use super::checkpoint::{Checkpoint, DirLock, RawCheckpoint};
 use super::error::AuditError;
 use super::event::{AuditEvent, ChainContinue, HostInfo, SCHEMA_VERSION, finish_json};
-use super::files::{self, ANCHOR_LOG, ChainFile, LOCK_FILE, Scheme};
+use super::files::{self, ANCHOR_LOG, ChainFile, Scheme};
 use super::hash::chain_hash_parts;
-use super::recovery::{self, Recovered};
+use super::recovery::{self, Recovered, TornMoved};
 use super::redact::redact_event;
 use super::siem::{self, SiemConfig, SiemSender};
+use super::verify::{Head, RecordPos, Start, walk};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Writer settings.
 #[derive(Debug, Clone)]
@@ -38,10 +45,20 @@ pub struct SinkConfig {
     pub max_record_bytes: usize,
     /// SIEM outputs, if any.
     pub siem: Option<SiemConfig>,
+    /// How long `open` and each batch may wait for the directory lock held by another writer.
+    pub lock_timeout: Duration,
+    /// Verify the chain tail from the last anchor at open even when the checkpoint is clean
+    /// (what `serve` does); otherwise a checked checkpoint is used and nothing is walked.
+    pub verify_tail_on_open: bool,
+    /// Testing only: write half of the next batch, then stall forever holding the lock (for
+    /// crash tests that SIGKILL the process mid-write). Never set this in production.
+    #[doc(hidden)]
+    pub test_stall_mid_batch: bool,
 }
 
 impl SinkConfig {
-    /// Defaults: anchors every 100 events, 100 MiB files, batches up to 4096, 2 MiB records.
+    /// Defaults: anchors every 100 events, 100 MiB files, batches up to 4096, 2 MiB records,
+    /// 5 s lock wait, checkpoint fast path at open.
     pub fn new(dir: impl Into<PathBuf>) -> SinkConfig {
         SinkConfig {
             dir: dir.into(),
@@ -50,6 +67,9 @@ impl SinkConfig {
             max_batch: 4096,
             max_record_bytes: super::cap::MAX_RECORD_BYTES,
             siem: None,
+            lock_timeout: Duration::from_secs(5),
+            verify_tail_on_open: false,
+            test_stall_mid_batch: false,
         }
     }
 }
@@ -84,6 +104,10 @@ pub struct SinkStats {
     pub failed: u64,
     /// SIEM copies dropped because the SIEM queue was full.
     pub siem_dropped: u64,
+    /// Batches that found the checkpoint changed (another writer, or damage) and re-synchronised.
+    pub resyncs: u64,
+    /// Of those, re-synchronisations that had to run full tail recovery.
+    pub recoveries: u64,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +117,8 @@ struct Counters {
     fsyncs: AtomicU64,
     anchors: AtomicU64,
     failed: AtomicU64,
+    resyncs: AtomicU64,
+    recoveries: AtomicU64,
 }
 
 type Reply = Result<Receipt, AuditError>;
@@ -177,7 +203,7 @@ impl Ticket {
 }
 
 struct Inner {
-    prep: Prep,
+    prep: Arc<Prep>,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
@@ -215,46 +241,27 @@ impl std::fmt::Debug for AuditSink {
 }
 
 impl AuditSink {
-    /// Opens the audit directory: locks it, recovers the chain tail, starts the flusher.
+    /// Opens the audit directory: under the directory lock, finds the chain head (from a
+    /// checked checkpoint, or by tail recovery), then releases the lock and starts the flusher.
+    ///
+    /// Other writers may use the same directory at the same time; each batch re-takes the lock.
     pub fn open(cfg: SinkConfig) -> Result<AuditSink, AuditError> {
         files::ensure_dir(&cfg.dir)?;
-        let lock_path = cfg.dir.join(LOCK_FILE);
-        let lock = files::open_append(&lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(AuditError::io(
-                    "lock",
-                    &lock_path,
-                    std::io::Error::new(
-                        std::io::ErrorKind::WouldBlock,
-                        "audit directory is in use by another writer",
-                    ),
-                ));
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(AuditError::io("lock", &lock_path, e));
-            }
-        }
-        let recovered = recovery::recover(&cfg.dir)?;
         let siem = match &cfg.siem {
             Some(s) => Some(siem::start(s.clone())?),
             None => None,
         };
         let counters = Arc::new(Counters::default());
-        let prep = Prep {
+        let prep = Arc::new(Prep {
             host: HostInfo::current(),
             max_record_bytes: cfg.max_record_bytes,
-        };
-        let mut core = Core::new(&cfg, &recovered, lock, counters.clone(), siem.clone())?;
-        if let Some(t) = &recovered.torn {
-            let ev = prepare(&prep, recovery_event(t))?;
-            match core.write_batch(vec![ev]).pop() {
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e),
-                None => return Err(AuditError::Closed),
-            }
-        }
+        });
+        let mut lock = DirLock::open(&cfg.dir)?;
+        lock.acquire(cfg.lock_timeout)?;
+        // On error the lock is released when `lock` (or the core owning it) is dropped.
+        let (mut core, recovered) =
+            Core::open_locked(&cfg, lock, prep.clone(), counters.clone(), siem.clone())?;
+        core.lock.release();
         let shared = Arc::new(Shared::default());
         let s2 = shared.clone();
         let max_batch = cfg.max_batch.max(1);
@@ -320,10 +327,12 @@ impl AuditSink {
                 .siem
                 .as_ref()
                 .map_or(0, |s| s.counters().dropped.load(Ordering::Relaxed)),
+            resyncs: c.resyncs.load(Ordering::Relaxed),
+            recoveries: c.recoveries.load(Ordering::Relaxed),
         }
     }
 
-    /// What start-up recovery found.
+    /// What open found (including whether the checkpoint fast path was taken).
     pub fn recovered(&self) -> &Recovered {
         &self.inner.recovered
     }
@@ -334,7 +343,7 @@ impl AuditSink {
     }
 }
 
-fn recovery_event(t: &recovery::TornMoved) -> AuditEvent {
+fn recovery_event(t: &TornMoved) -> AuditEvent {
     let mut e = AuditEvent::new("rampart", "audit", "rampart", "watch");
     let mut req = Map::new();
     req.insert("action".into(), Value::from("audit_recovery"));
@@ -350,7 +359,8 @@ fn recovery_event(t: &recovery::TornMoved) -> AuditEvent {
     req.insert("recovery_file".into(), Value::from(rec_name));
     e.request = Some(req);
     e.decision.message =
-        "torn last line after an unclean shutdown moved to the recovery file".into();
+        "torn last line after an unclean shutdown or a killed writer moved to the recovery file"
+            .into();
     e
 }
 
@@ -380,23 +390,46 @@ fn flusher(shared: Arc<Shared>, mut core: Core, max_batch: usize) {
     }
 }
 
-/// Single-threaded writer state, owned by the flusher.
+/// A clean checkpoint more than this many events ahead of us is not walked event by event;
+/// tail recovery from the last anchor is cheaper.
+const CATCH_UP_LIMIT: u64 = 1024;
+
+/// Copies an error for every caller of a failed batch.
+fn dup_err(e: &AuditError) -> AuditError {
+    match e {
+        AuditError::LockTimeout { path, waited } => AuditError::LockTimeout {
+            path: path.clone(),
+            waited: *waited,
+        },
+        AuditError::Closed => AuditError::Closed,
+        other => AuditError::WriteFailed(other.to_string()),
+    }
+}
+
+/// Writer state, owned by the flusher; the chain head is only trusted while holding the lock.
 struct Core {
     dir: PathBuf,
     anchor_every: u64,
     max_file_bytes: u64,
+    lock_timeout: Duration,
     file: Option<File>,
     cur: Option<ChainFile>,
     file_len: u64,
     lines: u64,
     head_hash: String,
     count: u64,
+    last_rec: Option<RecordPos>,
     anchor_file: File,
     anchor_path: PathBuf,
     counters: Arc<Counters>,
     siem: Option<SiemSender>,
     poisoned: Option<String>,
-    _lock: File,
+    lock: DirLock,
+    /// The clean checkpoint block that matches our in-memory head (what we last wrote or
+    /// adopted); `None` while dirty or unknown, which forces a re-synchronisation.
+    last_ck: Option<RawCheckpoint>,
+    prep: Arc<Prep>,
+    stall_mid_batch: bool,
 }
 
 struct Written {
@@ -405,15 +438,23 @@ struct Written {
     event: Option<AuditEvent>,
 }
 
+/// The head as it was at the last fsync, restored when a batch fails part-way.
+struct Durable {
+    hash: String,
+    count: u64,
+    last_rec: Option<RecordPos>,
+}
+
 impl Core {
     fn new(
         cfg: &SinkConfig,
-        rec: &Recovered,
-        lock: File,
+        head: &Head,
+        lock: DirLock,
+        prep: Arc<Prep>,
         counters: Arc<Counters>,
         siem: Option<SiemSender>,
     ) -> Result<Core, AuditError> {
-        let file = match &rec.head.file {
+        let file = match &head.file {
             Some(cf) => Some(files::open_append(&cf.path)?),
             None => None,
         };
@@ -423,19 +464,238 @@ impl Core {
             dir: cfg.dir.clone(),
             anchor_every: cfg.anchor_every,
             max_file_bytes: cfg.max_file_bytes.max(1),
+            lock_timeout: cfg.lock_timeout,
             file,
-            cur: rec.head.file.clone(),
-            file_len: rec.head.file_len,
-            lines: rec.head.lines,
-            head_hash: rec.head.hash.clone(),
-            count: rec.head.event_count,
+            cur: head.file.clone(),
+            file_len: head.file_len,
+            lines: head.lines,
+            head_hash: head.hash.clone(),
+            count: head.event_count,
+            last_rec: head.last_record.clone(),
             anchor_file,
             anchor_path,
             counters,
             siem,
             poisoned: None,
-            _lock: lock,
+            lock,
+            last_ck: None,
+            prep,
+            stall_mid_batch: cfg.test_stall_mid_batch,
         })
+    }
+
+    /// Finds the head with the lock held: a checked clean checkpoint, else tail recovery.
+    /// A recovered torn tail is recorded with an `audit_recovery` event before returning.
+    fn open_locked(
+        cfg: &SinkConfig,
+        lock: DirLock,
+        prep: Arc<Prep>,
+        counters: Arc<Counters>,
+        siem: Option<SiemSender>,
+    ) -> Result<(Core, Recovered), AuditError> {
+        let raw = lock.read()?;
+        let fast = match raw.as_ref().and_then(|r| Checkpoint::decode(r)) {
+            Some(ck) if !cfg.verify_tail_on_open => recovery::from_checkpoint(&cfg.dir, &ck)?,
+            _ => None,
+        };
+        let (recovered, trusted) = match fast {
+            Some(r) => (r, raw),
+            None => (recovery::recover(&cfg.dir)?, None),
+        };
+        let mut core = Core::new(cfg, &recovered.head, lock, prep, counters, siem)?;
+        core.last_ck = trusted;
+        if let Some(t) = &recovered.torn {
+            let ev = prepare(&core.prep, recovery_event(t))?;
+            match core.append_locked(vec![ev]).pop() {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Err(AuditError::Closed),
+            }
+        }
+        if core.last_ck.is_none() {
+            core.store_checkpoint()?;
+        }
+        Ok((core, recovered))
+    }
+
+    /// The checkpoint describing our in-memory head.
+    fn checkpoint(&self, clean: bool) -> Checkpoint {
+        let rec = self.last_rec.clone().unwrap_or_default();
+        Checkpoint {
+            clean,
+            file: self
+                .cur
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            file_len: self.file_len,
+            lines: self.lines,
+            event_count: self.count,
+            head_hash: self.head_hash.clone(),
+            rec_file: rec.file,
+            rec_offset: rec.offset,
+            rec_len: rec.len,
+        }
+    }
+
+    /// Writes the clean checkpoint for our head and remembers it.
+    fn store_checkpoint(&mut self) -> Result<(), AuditError> {
+        let raw = self.checkpoint(true).encode()?;
+        self.lock.write(&raw)?;
+        self.last_ck = Some(raw);
+        Ok(())
+    }
+
+    /// Marks the checkpoint dirty before chain files are touched.
+    fn mark_dirty(&mut self) -> Result<(), AuditError> {
+        self.last_ck = None;
+        let raw = self.checkpoint(false).encode()?;
+        self.lock.write(&raw)
+    }
+
+    /// Whether the current file still has the length we expect and is still linked into the
+    /// directory (one fstat).
+    fn file_len_matches(&self) -> Result<bool, AuditError> {
+        match (&self.file, &self.cur) {
+            (None, None) => Ok(true),
+            (Some(f), Some(cf)) => {
+                let md = f
+                    .metadata()
+                    .map_err(|e| AuditError::io("stat", &cf.path, e))?;
+                Ok(md.len() == self.file_len && md.nlink() > 0)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Brings our head up to date with the chain on disk; the lock must be held.
+    ///
+    /// Common case (nobody else wrote): the checkpoint is byte-for-byte what we left and the
+    /// file length matches, so nothing is read. Otherwise a clean checkpoint is reached by
+    /// verifying only the events written since our head; anything else (dirty, missing,
+    /// damaged, inconsistent) runs tail recovery, which quarantines a torn tail.
+    fn sync(&mut self) -> Result<Option<TornMoved>, AuditError> {
+        let raw = self.lock.read()?;
+        if let (Some(r), Some(last)) = (&raw, &self.last_ck)
+            && r == last
+            && self.file_len_matches()?
+        {
+            return Ok(None);
+        }
+        self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        self.last_ck = None;
+        if let Some(ck) = raw.as_ref().and_then(|r| Checkpoint::decode(r))
+            && ck.clean
+            && self.catch_up(&ck)?
+        {
+            self.last_ck = raw;
+            return Ok(None);
+        }
+        self.counters.recoveries.fetch_add(1, Ordering::Relaxed);
+        let rec = recovery::recover(&self.dir)?;
+        self.adopt(&rec.head)?;
+        Ok(rec.torn)
+    }
+
+    /// Verifies the events between our head and a clean checkpoint written by another writer;
+    /// adopts it when everything links up and matches. `false` means "recover instead".
+    fn catch_up(&mut self, ck: &Checkpoint) -> Result<bool, AuditError> {
+        if ck.event_count < self.count || ck.event_count - self.count > CATCH_UP_LIMIT {
+            return Ok(false);
+        }
+        let files = files::list_chain_files(&self.dir)?;
+        let start = match &self.cur {
+            Some(cur) => {
+                let Some(idx) = files.iter().position(|f| f.name == cur.name) else {
+                    return Ok(false);
+                };
+                Start {
+                    file_index: idx,
+                    offset: self.file_len,
+                    line: self.lines,
+                    prev_hash: self.head_hash.clone(),
+                    event_count: self.count,
+                    last_record: self.last_rec.clone(),
+                }
+            }
+            None if self.count == 0 => Start::default(),
+            None => return Ok(false),
+        };
+        let w = walk(&files, &start, |_, _| {})?;
+        if w.brk.is_some() || w.torn.is_some() {
+            return Ok(false);
+        }
+        let h = &w.head;
+        let rec = h.last_record.clone().unwrap_or_default();
+        let matches = h.event_count == ck.event_count
+            && h.hash == ck.head_hash
+            && h.file.as_ref().map(|f| f.name.as_str()).unwrap_or("") == ck.file
+            && h.file_len == ck.file_len
+            && h.lines == ck.lines
+            && rec.file == ck.rec_file
+            && rec.offset == ck.rec_offset
+            && rec.len == ck.rec_len;
+        if !matches {
+            return Ok(false);
+        }
+        self.adopt(h)?;
+        Ok(true)
+    }
+
+    /// Continues from `head` (always reopening the current file by name).
+    fn adopt(&mut self, head: &Head) -> Result<(), AuditError> {
+        self.file = match &head.file {
+            Some(cf) => Some(files::open_append(&cf.path)?),
+            None => None,
+        };
+        self.cur = head.file.clone();
+        self.file_len = head.file_len;
+        self.lines = head.lines;
+        self.head_hash = head.hash.clone();
+        self.count = head.event_count;
+        self.last_rec = head.last_record.clone();
+        Ok(())
+    }
+
+    /// One batch from the queue: lock, re-synchronise, append, release.
+    fn write_batch(&mut self, events: Vec<Prepared>) -> Vec<Reply> {
+        let n = events.len();
+        if let Some(p) = &self.poisoned {
+            self.counters.failed.fetch_add(n as u64, Ordering::Relaxed);
+            return (0..n)
+                .map(|_| Err(AuditError::WriteFailed(p.clone())))
+                .collect();
+        }
+        if let Err(e) = self.lock.acquire(self.lock_timeout) {
+            return self.fail_all(n, &e);
+        }
+        let out = match self.sync() {
+            Ok(torn) => {
+                if let Some(t) = torn
+                    && let Ok(ev) = prepare(&self.prep, recovery_event(&t))
+                {
+                    // Best effort: a failure here shows up again in the batch below.
+                    let _ = self.append_locked(vec![ev]);
+                }
+                self.append_locked(events)
+            }
+            Err(e) => self.fail_all(n, &e),
+        };
+        self.lock.release();
+        out
+    }
+
+    fn fail_all(&self, n: usize, e: &AuditError) -> Vec<Reply> {
+        self.counters.failed.fetch_add(n as u64, Ordering::Relaxed);
+        (0..n).map(|_| Err(dup_err(e))).collect()
+    }
+
+    fn durable(&self) -> Durable {
+        Durable {
+            hash: self.head_hash.clone(),
+            count: self.count,
+            last_rec: self.last_rec.clone(),
+        }
     }
 
     fn needs_rotation(&self, today: NaiveDate, pending: u64, line: u64) -> bool {
@@ -522,6 +782,9 @@ impl Core {
         let Some(f) = self.file.as_mut() else {
             return Err(AuditError::WriteFailed("no current file".into()));
         };
+        if self.stall_mid_batch {
+            stall_after_partial_write(f, chunk);
+        }
         let r = f
             .write_all(chunk)
             .map_err(|e| AuditError::io("write", &path, e))
@@ -545,7 +808,10 @@ impl Core {
         Ok(())
     }
 
-    fn write_batch(&mut self, events: Vec<Prepared>) -> Vec<Reply> {
+    /// Hashes, writes and fsyncs `events` from the current head; the lock must be held and
+    /// the head in sync. The checkpoint is dirty from before the first byte is written until
+    /// everything (data, anchors) is durable.
+    fn append_locked(&mut self, events: Vec<Prepared>) -> Vec<Reply> {
         let n = events.len();
         let mut replies: Vec<Option<Reply>> = (0..n).map(|_| None).collect();
         if let Some(p) = &self.poisoned {
@@ -554,9 +820,11 @@ impl Core {
                 .map(|_| Err(AuditError::WriteFailed(p.clone())))
                 .collect();
         }
+        if let Err(e) = self.mark_dirty() {
+            return self.fail_all(n, &e);
+        }
         let today = Utc::now().date_naive();
-        let (durable_hash, durable_count) = (self.head_hash.clone(), self.count);
-        let mut durable = (durable_hash, durable_count);
+        let mut durable = self.durable();
         let mut chunk: Vec<u8> = Vec::with_capacity(n * 512);
         let mut chunk_lines = 0u64;
         let mut in_chunk: Vec<Written> = Vec::new();
@@ -586,7 +854,7 @@ impl Core {
                     break;
                 }
                 done.append(&mut in_chunk);
-                durable = (self.head_hash.clone(), self.count);
+                durable = self.durable();
                 // The continuation header carries the hash of the last durable event;
                 // prev_hash is unchanged by rotation: the chain continues across files.
                 if let Err(err) = self.rotate(today) {
@@ -605,6 +873,11 @@ impl Core {
                 .as_ref()
                 .map(|c| c.name.clone())
                 .unwrap_or_default();
+            self.last_rec = Some(RecordPos {
+                file: cf.clone(),
+                offset,
+                len: line.len() as u64,
+            });
             let receipt = Receipt {
                 id: e.id.clone(),
                 hash: e.hash.clone(),
@@ -634,29 +907,39 @@ impl Core {
             match self.flush(&mut chunk, &mut chunk_lines) {
                 Ok(()) => {
                     done.append(&mut in_chunk);
-                    durable = (self.head_hash.clone(), self.count);
+                    durable = self.durable();
                 }
                 Err(err) => failure = Some(err.to_string()),
             }
         }
         if let Some(msg) = &failure {
             // Nothing after the last fsync is on disk: the head goes back there.
-            self.head_hash = durable.0.clone();
-            self.count = durable.1;
+            self.head_hash = durable.hash;
+            self.count = durable.count;
+            self.last_rec = durable.last_rec;
             for w in in_chunk.drain(..) {
                 replies[w.index] = Some(Err(AuditError::WriteFailed(msg.clone())));
             }
             for r in replies.iter_mut().filter(|r| r.is_none()) {
                 *r = Some(Err(AuditError::WriteFailed(msg.clone())));
             }
-            anchors.retain(|a| a.event_count <= durable.1);
+            let kept = self.count;
+            anchors.retain(|a| a.event_count <= kept);
         }
-        if !anchors.is_empty()
-            && anchor::append(&mut self.anchor_file, &self.anchor_path, &anchors).is_ok()
-        {
-            self.counters
-                .anchors
-                .fetch_add(anchors.len() as u64, Ordering::Relaxed);
+        let mut anchors_ok = true;
+        if !anchors.is_empty() {
+            if anchor::append(&mut self.anchor_file, &self.anchor_path, &anchors).is_ok() {
+                self.counters
+                    .anchors
+                    .fetch_add(anchors.len() as u64, Ordering::Relaxed);
+            } else {
+                // Leave the checkpoint dirty: the next batch recovers and repairs a torn line.
+                anchors_ok = false;
+            }
+        }
+        if self.poisoned.is_none() && anchors_ok {
+            // On failure the checkpoint stays dirty and the next batch re-synchronises.
+            let _ = self.store_checkpoint();
         }
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters
@@ -681,6 +964,16 @@ impl Core {
             .into_iter()
             .map(|r| r.unwrap_or(Err(AuditError::Closed)))
             .collect()
+    }
+}
+
+/// Test hook behind [`SinkConfig::test_stall_mid_batch`]: writes the first half of the chunk
+/// (a torn line) and then never returns, keeping the lock, until the process is killed.
+fn stall_after_partial_write(f: &mut File, chunk: &[u8]) -> ! {
+    let _ = f.write_all(&chunk[..chunk.len() / 2]);
+    let _ = f.sync_data();
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
     }
 }
 

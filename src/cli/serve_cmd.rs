@@ -155,6 +155,8 @@ pub fn build(a: &ServeArgs, surface: Surface) -> anyhow::Result<(Built, Option<s
     let audit_dir = a.audit_dir.clone().unwrap_or_else(|| dir.join("audit"));
     let mut cfg = SinkConfig::new(&audit_dir);
     cfg.siem = siem_config(a, &audit_dir)?;
+    // Serve starts rarely and lives long: always verify the tail, never only the checkpoint.
+    cfg.verify_tail_on_open = true;
     let sink = AuditSink::open(cfg).context("serve: create audit sink")?;
     let gate = Arc::new(Gate::new(policy, mode, Some(sink)));
     let home = resolve::home_dir().ok_or_else(|| anyhow!("HOME is not set"))?;
