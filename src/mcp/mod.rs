@@ -4,9 +4,11 @@
 //! resolver as every other front end), scanning `tools/call` results and, with
 //! `--filter-tools`, hiding tools policy always denies.
 //!
-//! Threads, not async: one reader per direction relays in place (no queue hop), each
-//! intercepted call is decided on a thread of its own (an approval can take minutes without
-//! holding up other traffic), and the main thread supervises the server process.
+//! Threads, not async: one reader per direction relays in place (no queue hop); an intercepted
+//! call is decided on the client reader thread (the engine takes microseconds) and handed, with
+//! its queued audit record, to a committer thread that forwards or answers it once the record is
+//! durable; a call that waits for a person (or a webhook) gets a thread of its own, so it holds
+//! up nothing else; the main thread supervises the server process.
 
 pub mod call;
 pub mod child;
@@ -205,6 +207,10 @@ fn spawn_threads(
     pid: u32,
     signals: SigSet,
 ) -> std::io::Result<()> {
+    let p = Arc::clone(proxy);
+    std::thread::Builder::new()
+        .name("rampart-mcp-commit".into())
+        .spawn(move || p.run_committer())?;
     let (p, t) = (Arc::clone(proxy), tx.clone());
     std::thread::Builder::new()
         .name("rampart-mcp-client".into())

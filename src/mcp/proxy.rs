@@ -1,19 +1,20 @@
 //! The relay: every client frame and every server frame passes through here. Frames the proxy
 //! does not decide on are written on unchanged (the bytes read, terminator included);
-//! `tools/call` requests are decided on a thread of their own, so a call waiting for a person
-//! holds up nothing else; `tools/call` results are scanned and `tools/list` results filtered.
+//! `tools/call` requests are decided, recorded and then forwarded or answered (a call waiting for
+//! a person holds up nothing else); `tools/call` results are scanned and `tools/list` results
+//! filtered.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 use serde_json::{Map, Value, json};
 
 use super::call::{self, Identity};
 use super::jsonrpc::{self, IdKey, code};
-use crate::audit::{AuditEvent, EventResponse};
+use crate::audit::{AuditEvent, EventResponse, Ticket};
 use crate::engine::{Action, Decision, ToolCall};
 use crate::gate::{Gate, Mode, Purpose, Scope};
 use crate::hook::approval::{self, Outcome};
@@ -47,7 +48,7 @@ pub struct Settings {
 }
 
 /// A byte sink shared between threads; each line is written whole under its lock.
-pub type Sink = Mutex<Option<Box<dyn Write + Send>>>;
+pub type LineSink = Mutex<Option<Box<dyn Write + Send>>>;
 
 enum Pending {
     /// Being decided (or waiting for approval); `cancelled` by `notifications/cancelled`.
@@ -68,16 +69,18 @@ pub trait Notice: Send + Sync {
     fn client_gone(&self);
 }
 
-/// The relay state shared by the reader threads and the per-call threads.
+/// The relay state shared by the reader threads, the committer and the approval threads.
 pub struct Proxy {
     gate: Gate,
     settings: Settings,
-    to_client: Sink,
-    to_server: Sink,
+    to_client: LineSink,
+    to_server: LineSink,
     track: Mutex<Tracker>,
     deciding: AtomicUsize,
     client_gone: AtomicBool,
     notice: Option<Box<dyn Notice>>,
+    commits: mpsc::Sender<Commit>,
+    commit_rx: Mutex<Option<mpsc::Receiver<Commit>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,7 +92,7 @@ pub fn log(msg: impl AsRef<str>) {
     eprintln!("rampart mcp: {}", msg.as_ref());
 }
 
-/// Decrements the in-flight decision count when a call thread ends, however it ends.
+/// Decrements the in-flight decision count when a call is settled, however it ends.
 struct Deciding<'a>(&'a AtomicUsize);
 
 impl Drop for Deciding<'_> {
@@ -107,7 +110,10 @@ impl Proxy {
         to_server: Box<dyn Write + Send>,
         notice: Option<Box<dyn Notice>>,
     ) -> Proxy {
+        let (commits, rx) = mpsc::channel();
         Proxy {
+            commits,
+            commit_rx: Mutex::new(Some(rx)),
             gate,
             settings,
             to_client: Mutex::new(Some(to_client)),
@@ -308,18 +314,115 @@ impl Proxy {
                 .insert(key.clone(), Pending::Deciding { cancelled: false });
         }
         self.deciding.fetch_add(1, Ordering::AcqRel);
-        let me = Arc::clone(self);
         let job = Job {
             line,
-            raw: raw.clone(),
-            key: key.clone(),
+            raw,
+            key,
             call,
         };
+        self.decide(job);
+    }
+
+    // ------------------------------------------------------------------- decisions
+
+    /// Decides on the reader thread (the engine is pure and fast) and queues the audit record;
+    /// the committer thread forwards or answers once the record is durable. Calls that wait on
+    /// the network (a person's approval, a webhook) get a thread of their own.
+    fn decide(self: &Arc<Self>, job: Job) {
+        let enforce = self.enforce();
+        if enforce && !self.settings.audit_ok {
+            let why = "Rampart: audit storage is unavailable; refusing tool call";
+            return self.commit(
+                None,
+                job,
+                Verdict::Refuse(code::INTERNAL_ERROR, why.into()),
+                None,
+            );
+        }
+        let d = self
+            .gate
+            .decide(&job.call, Purpose::Enforce, Scope::default());
+        if enforce && matches!(d.action, Action::Ask | Action::Webhook) {
+            return self.decide_slowly(job, d);
+        }
+        let mut verdict = if !enforce || d.action.permits() {
+            Verdict::Forward
+        } else {
+            Verdict::Deny(crate::hook::run::deny_reason(&d))
+        };
+        let ticket = match self.gate.submit(AuditEvent::from_call(&job.call, &d)) {
+            Ok(t) => t,
+            Err(e) => {
+                log(format!("audit write failed: {e}"));
+                if enforce {
+                    let why = "Rampart: audit storage is unavailable; refusing tool call";
+                    verdict = Verdict::Refuse(code::INTERNAL_ERROR, why.into());
+                }
+                None
+            }
+        };
+        let notify = self.gate.policy.current().notify.is_some().then_some(d);
+        self.commit(ticket, job, verdict, notify);
+    }
+
+    fn commit(&self, ticket: Option<Ticket>, job: Job, verdict: Verdict, notify: Option<Decision>) {
+        let c = Commit {
+            ticket,
+            job,
+            verdict,
+            notify: notify.map(Box::new),
+        };
+        if let Err(mpsc::SendError(c)) = self.commits.send(c) {
+            // The committer is gone (it never is while the proxy runs): finish here.
+            self.finish(c);
+        }
+    }
+
+    /// The committer: waits for each call's audit record (in order: records become durable in
+    /// the order they were queued), then forwards the call or answers it.
+    pub fn run_committer(&self) {
+        let Some(rx) = lock(&self.commit_rx).take() else {
+            return;
+        };
+        for c in rx {
+            self.finish(c);
+        }
+    }
+
+    fn finish(&self, mut c: Commit) {
+        let _done = Deciding(&self.deciding);
+        if let Some(t) = c.ticket.take()
+            && let Err(e) = t.wait()
+        {
+            log(format!("audit write failed: {e}"));
+            if self.enforce() {
+                let why = "Rampart: audit storage is unavailable; refusing tool call";
+                c.verdict = Verdict::Refuse(code::INTERNAL_ERROR, why.into());
+            }
+        }
+        let call = c.notify.is_some().then(|| c.job.call.clone());
+        match c.verdict {
+            Verdict::Forward => self.forward(c.job),
+            Verdict::Deny(why) => self.reply(&c.job, Reply::Denied(why)),
+            Verdict::Refuse(code, why) => self.reply(&c.job, Reply::Error(code, why)),
+        }
+        if let (Some(call), Some(d)) = (call, c.notify) {
+            self.notify(&call, &d);
+        }
+    }
+
+    /// Ask and webhook decisions: on a thread of their own, so the wait holds up nothing else.
+    fn decide_slowly(self: &Arc<Self>, job: Job, d: Decision) {
+        let me = Arc::clone(self);
+        let (raw, key) = (job.raw.clone(), job.key.clone());
         let spawned = std::thread::Builder::new()
-            .name("rampart-mcp-call".into())
+            .name("rampart-mcp-ask".into())
             .spawn(move || {
                 let _done = Deciding(&me.deciding);
-                me.decide(job);
+                match d.action {
+                    Action::Ask => me.ask(job, &d),
+                    _ => me.webhook(job, d),
+                }
             });
         if let Err(e) = spawned {
             // The job went with the closure: untrack the call and refuse it.
@@ -331,43 +434,24 @@ impl Proxy {
         }
     }
 
-    // ------------------------------------------------------------------- decisions
-
-    fn decide(&self, job: Job) {
-        let enforce = self.enforce();
-        if enforce && !self.settings.audit_ok {
-            let why = "Rampart: audit storage is unavailable; refusing tool call";
-            return self.reply(&job, Reply::Error(code::INTERNAL_ERROR, why.into()));
-        }
-        let mut d = self
-            .gate
-            .decide(&job.call, Purpose::Enforce, Scope::default());
-        if d.action == Action::Webhook && enforce {
-            let (action, message) =
-                crate::api::webhook::call(d.webhook.as_ref(), &job.call, d.policy().unwrap_or(""));
-            d.action = action;
-            d.message = message;
-        }
+    fn webhook(&self, job: Job, mut d: Decision) {
+        let (action, message) =
+            crate::api::webhook::call(d.webhook.as_ref(), &job.call, d.policy().unwrap_or(""));
+        d.action = action;
+        d.message = message;
         if let Err(e) = self
             .gate
             .record_blocking(AuditEvent::from_call(&job.call, &d))
-            && enforce
         {
             log(format!("audit write failed: {e}"));
             let why = "Rampart: audit storage is unavailable; refusing tool call";
             return self.reply(&job, Reply::Error(code::INTERNAL_ERROR, why.into()));
         }
         self.notify(&job.call, &d);
-        if !enforce {
-            return self.forward(job);
-        }
-        match d.action {
-            Action::Allow | Action::Watch => self.forward(job),
-            Action::Deny | Action::Webhook => {
-                let why = crate::hook::run::deny_reason(&d);
-                self.reply(&job, Reply::Denied(why))
-            }
-            Action::Ask => self.ask(job, &d),
+        if d.action.permits() {
+            self.forward(job);
+        } else {
+            self.reply(&job, Reply::Denied(crate::hook::run::deny_reason(&d)));
         }
     }
 
@@ -392,6 +476,15 @@ impl Proxy {
         if let Some(p) = d.policy() {
             reason.push_str(&format!(" (policy: {p})"));
         }
+        if let Err(e) = self
+            .gate
+            .record_blocking(AuditEvent::from_call(&job.call, d))
+        {
+            log(format!("audit write failed: {e}"));
+            let why = "Rampart: audit storage is unavailable; refusing tool call";
+            return self.reply(&job, Reply::Error(code::INTERNAL_ERROR, why.into()));
+        }
+        self.notify(&job.call, d);
         let outcome = approval::request(&job.call, &reason, self.settings.home.as_deref());
         let (action, audit_msg, reply) = match outcome {
             Outcome::Approved => ("approved", format!("approved by a person: {reason}"), None),
@@ -644,6 +737,22 @@ impl Proxy {
         let out = jsonrpc::result_line(&jsonrpc::raw_id(body), &Value::Object(result));
         self.write_client(&out);
     }
+}
+
+/// A decided call waiting for its audit record to become durable.
+struct Commit {
+    ticket: Option<Ticket>,
+    job: Job,
+    verdict: Verdict,
+    notify: Option<Box<Decision>>,
+}
+
+enum Verdict {
+    Forward,
+    /// A policy denial (message without the `Rampart: ` prefix).
+    Deny(String),
+    /// A refusal in the proxy's own name (code, full message).
+    Refuse(i64, String),
 }
 
 struct Job {
