@@ -222,8 +222,18 @@ impl Dirs {
     }
 }
 
-/// The proxy command line: `rampart mcp --config … --audit-dir … FLAGS -- server`.
+/// The proxy command line: `rampart mcp --config … --audit-dir … FLAGS -- <test server>`.
 fn proxy_command(d: &Dirs, flags: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    proxy_command_for(d, flags, env, &[server_bin().as_os_str()])
+}
+
+/// The proxy command line in front of `server`.
+fn proxy_command_for(
+    d: &Dirs,
+    flags: &[&str],
+    env: &[(&str, &str)],
+    server: &[&std::ffi::OsStr],
+) -> std::process::Command {
     let mut c = std::process::Command::new(BIN);
     c.arg("mcp")
         .arg("--config")
@@ -232,7 +242,7 @@ fn proxy_command(d: &Dirs, flags: &[&str], env: &[(&str, &str)]) -> std::process
         .arg(d.path("audit"))
         .args(flags)
         .arg("--")
-        .arg(server_bin())
+        .args(server)
         .env_clear()
         .env("HOME", d.path("home"))
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -261,7 +271,11 @@ struct Session {
 }
 
 async fn connect(d: &Dirs, flags: &[&str], env: &[(&str, &str)]) -> Session {
-    let mut proxy = tokio::process::Command::from(proxy_command(d, flags, env))
+    connect_to(d, proxy_command(d, flags, env)).await
+}
+
+async fn connect_to(d: &Dirs, cmd: std::process::Command) -> Session {
+    let mut proxy = tokio::process::Command::from(cmd)
         .kill_on_drop(true)
         .spawn()
         .expect("spawn rampart mcp");
@@ -1011,4 +1025,133 @@ fn sigterm_is_forwarded_to_the_server() {
     };
     assert_eq!(code, Some(128 + 15), "stderr: {}", d.stderr());
     assert!(!pid_alive(pid));
+}
+
+/// The official filesystem server from the npm registry (`integration/`, installed by
+/// `.ci/run` with `npm ci`); skipped when it is not installed, except under CI.
+fn filesystem_server() -> Option<PathBuf> {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("integration/node_modules/.bin/mcp-server-filesystem");
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if bin.exists() && node {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run `npm ci` in integration/ (and have node) for this test"
+    );
+    eprintln!(
+        "skipped: run `npm ci` in integration/ to test @modelcontextprotocol/server-filesystem"
+    );
+    None
+}
+
+#[test]
+fn the_official_filesystem_server_behind_the_proxy() {
+    let Some(server) = filesystem_server() else {
+        return;
+    };
+    let policy = r#"
+version: "1"
+default_action: allow
+policies:
+  - name: protect
+    match: {tool: write}
+    rules:
+      - action: deny
+        when: {path_matches: ["**/protected/**"]}
+        message: "the protected directory is read-only"
+  - name: no-destruction
+    match: {tool: [mcp-destructive, mcp-dangerous]}
+    rules:
+      - action: deny
+        when: {default: true}
+        message: "no moving or deleting"
+  - name: secrets-out
+    match: {tool: ["mcp", "read"]}
+    rules:
+      - action: deny
+        when: {response_matches: ["AKIA[A-Z0-9]{16}"]}
+        message: "response contains an AWS key"
+"#;
+    let d = Dirs::new(policy);
+    let root = d.path("files");
+    std::fs::create_dir_all(root.join("protected")).expect("dirs");
+    std::fs::write(root.join("notes.txt"), "hello from disk\n").expect("notes");
+    std::fs::write(root.join("creds.txt"), format!("key = {FAKE_KEY}\n")).expect("creds");
+    // The server resolves symlinks; give it the real path.
+    let root = root.canonicalize().expect("root");
+    let p = |rel: &str| root.join(rel).display().to_string();
+    let cmd = proxy_command_for(
+        &d,
+        &["--filter-tools"],
+        &[],
+        &[server.as_os_str(), root.as_os_str()],
+    );
+    let (code, _, _) = runtime().block_on(async {
+        let s = connect_to(&d, cmd).await;
+        let tools: Vec<String> = s
+            .client
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        assert!(tools.contains(&"write_file".to_string()), "{tools:?}");
+        assert!(!tools.contains(&"move_file".to_string()), "{tools:?}");
+        let r = s
+            .client
+            .call_tool(params("read_text_file", json!({"path": p("notes.txt")})))
+            .await
+            .expect("read");
+        assert!(text_of(&r).contains("hello from disk"), "{}", text_of(&r));
+        let r = s
+            .client
+            .call_tool(params(
+                "write_file",
+                json!({"path": p("out.txt"), "content": "written"}),
+            ))
+            .await
+            .expect("allowed write");
+        assert_ne!(r.is_error, Some(true), "{}", text_of(&r));
+        let (code, msg) = rpc_error(
+            s.client
+                .call_tool(params(
+                    "write_file",
+                    json!({"path": p("protected/x.txt"), "content": "no"}),
+                ))
+                .await,
+        );
+        assert_eq!(code, -32600);
+        assert!(msg.contains("protected directory is read-only"), "{msg}");
+        let (code, _) = rpc_error(
+            s.client
+                .call_tool(params(
+                    "move_file",
+                    json!({"source": p("notes.txt"), "destination": p("moved.txt")}),
+                ))
+                .await,
+        );
+        assert_eq!(code, -32600);
+        let r = s
+            .client
+            .call_tool(params("read_text_file", json!({"path": p("creds.txt")})))
+            .await
+            .expect("a withheld result");
+        assert_eq!(r.is_error, Some(true));
+        assert!(!text_of(&r).contains(FAKE_KEY));
+        assert!(r.structured_content.is_none());
+        finish(s).await
+    });
+    assert_eq!(code, Some(0), "stderr: {}", d.stderr());
+    assert_eq!(
+        std::fs::read_to_string(root.join("out.txt")).expect("written"),
+        "written"
+    );
+    assert!(!root.join("protected/x.txt").exists());
+    assert!(root.join("notes.txt").exists() && !root.join("moved.txt").exists());
 }
