@@ -308,6 +308,10 @@ impl Proxy {
             };
             if let Some(why) = why {
                 drop(t);
+                if !enforce {
+                    // Monitor mode forwards what it cannot track.
+                    return self.write_server(&line);
+                }
                 return self.answer(&raw, code::INVALID_REQUEST, why);
             }
             t.calls
