@@ -635,6 +635,16 @@ struct Raw {
     rx: std::sync::mpsc::Receiver<String>,
 }
 
+impl Drop for Raw {
+    fn drop(&mut self) {
+        // A failed assertion must not leave the proxy (and its server) running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Raw {
     fn start(d: &Dirs, flags: &[&str], env: &[(&str, &str)]) -> Raw {
         let mut child = proxy_command(d, flags, env)
