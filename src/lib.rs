@@ -8,3 +8,4 @@ pub mod credentials;
 pub mod engine;
 pub mod gate;
 pub mod hook;
+pub mod mcp;

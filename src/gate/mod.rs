@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::audit::{AuditError, AuditEvent, AuditSink, Receipt};
+use crate::audit::{AuditError, AuditEvent, AuditSink, Receipt, Ticket};
 use crate::engine::{Action, CallCounter, Decision, EvalContext, ToolCall};
 
 pub use counter::{FileCounter, MemoryCounter};
@@ -265,6 +265,21 @@ impl Gate {
             self.publish_audit(&live);
         }
         Ok(receipt)
+    }
+
+    /// Queues an event for the audit trail without waiting and publishes it on the live stream;
+    /// the ticket resolves once the event is fsynced. `Ok(None)` when auditing is off. For front
+    /// ends that must not block a relay while the write completes (the MCP proxy).
+    pub fn submit(&self, event: AuditEvent) -> Result<Option<Ticket>, GateError> {
+        let live = (self.live.subscribers() > 0).then(|| crate::audit::redacted(&event));
+        let ticket = match &self.audit {
+            Some(sink) => Some(sink.submit(event)?),
+            None => None,
+        };
+        if let Some(live) = live {
+            self.publish_audit(&live);
+        }
+        Ok(ticket)
     }
 
     fn publish_audit(&self, event: &AuditEvent) {
