@@ -179,3 +179,68 @@ fn no_server_means_a_clear_refusal_not_a_hang() {
         "{v}"
     );
 }
+
+#[test]
+fn hooks_and_a_running_serve_share_one_audit_chain() {
+    let s = TestServer::start();
+    let audit = s.dir.path().join("audit");
+    let home = tempfile::tempdir().expect("home");
+    let payload = json!({"session_id": "s1", "cwd": "/tmp", "hook_event_name": "PreToolUse",
+        "tool_use_id": "toolu_1", "tool_name": "Bash", "tool_input": {"command": "git status"}});
+    for i in 0..4 {
+        // Interleave: a decision through the server's API, then one through a hook process.
+        let (st, _) = post(
+            &s.url("/v1/tool/exec"),
+            &json!({"agent": "a", "params": {"command": format!("echo {i}")}}).to_string(),
+        );
+        assert!(st == 200 || st == 403, "{st}");
+        let mut child = Command::new(BIN)
+            .args(["hook", "--audit-dir"])
+            .arg(&audit)
+            .env_clear()
+            .env("HOME", home.path())
+            .env("RAMPART_NO_PROJECT_POLICY", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(payload.to_string().as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            v["hookSpecificOutput"]["permissionDecision"], "allow",
+            "{v}"
+        );
+    }
+    let v = Command::new(BIN)
+        .args(["audit", "verify", "--dir"])
+        .arg(&audit)
+        .output()
+        .expect("verify");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let agents: Vec<String> = std::fs::read_dir(&audit)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("audit-hook-"))
+        .flat_map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter_map(|e| e["agent"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        agents.iter().filter(|a| *a == "claude-code").count(),
+        4,
+        "{agents:?}"
+    );
+    assert!(agents.len() >= 8, "{agents:?}");
+}
