@@ -4,7 +4,7 @@ use super::event::AuditEvent;
 use regex::{Captures, Regex};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 /// The replacement text for a secret.
 pub const REDACTED: &str = "[REDACTED]";
@@ -45,85 +45,142 @@ enum Rep {
     Text(&'static str),
 }
 
-static RULES: LazyLock<Vec<(Regex, Rep)>> = LazyLock::new(|| {
-    let r = |p: &str| Regex::new(p).expect("static redaction pattern");
-    vec![
-        // PEM private keys (whole block, or a header whose body was cut off).
-        (
-            r(
-                r"(?s)-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
-            ),
-            Rep::Text("[REDACTED PRIVATE KEY]"),
-        ),
-        // Quoted Authorization headers.
-        (
-            r(r"(?i)'(?:proxy-)?authorization:\s*(?:bearer|basic)\s[^']*'"),
-            Rep::Text("'[REDACTED]'"),
-        ),
-        (
-            r(r#"(?i)"(?:proxy-)?authorization:\s*(?:bearer|basic)\s[^"]*""#),
-            Rep::Text("\"[REDACTED]\""),
-        ),
-        // MySQL-style -pSECRET (only on mysql-family commands, so `mkdir -p`/`find -print` survive).
-        (
-            r(
-                r#"(?i)(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mariadb|mariadb-dump)\b[^|;&\n]*?)\s-p(?:'[^']*'|"[^"]*"|[^\s'"]+)"#,
-            ),
-            Rep::Text("$1 [REDACTED]"),
-        ),
-        // --password=VALUE / --password VALUE
-        (
-            r(r#"(?i)(--password)(=|\s+)(?:'[^']*'|"[^"]*"|[^\s'"]+)"#),
-            Rep::Text("$1$2[REDACTED]"),
-        ),
-        // Vendor token shapes.
-        (r(r"\bgh[opsur]_[A-Za-z0-9]{36,}\b"), Rep::Text(REDACTED)),
-        (r(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), Rep::Text(REDACTED)),
-        (r(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), Rep::Text(REDACTED)),
-        (r(r"\bsk-[A-Za-z0-9_-]{20,}"), Rep::Text(REDACTED)),
-        (r(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), Rep::Text(REDACTED)),
-        // Connection strings with an inline password: scheme://user:PASSWORD@host
-        (
-            r(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"),
-            Rep::Text("${1}[REDACTED]@"),
-        ),
-        // Bare Authorization header: keep the scheme.
-        (
-            r(r#"(?i)((?:proxy-)?authorization:\s*(?:bearer|basic)\s+)[^\s'"]+"#),
-            Rep::Text("${1}[REDACTED]"),
-        ),
-        // key=LONGBASE64
-        (
-            r(
-                r"(?i)\b(api_?key|auth_?token|token|secret|access_?token)(\s*[=:]\s*)[A-Za-z0-9+/=_-]{40,}",
-            ),
-            Rep::Text("$1$2[REDACTED]"),
-        ),
-        // --api-key VALUE and friends: keep the flag.
-        (
-            r(
-                r#"(?i)(--(?:api-key|auth-token|access-token|token|secret))(=|\s+)(?:'[^']*'|"[^"]*"|[^\s'"]+)"#,
-            ),
-            Rep::Text("$1$2[REDACTED]"),
-        ),
-        // key=value / key: value for secret-named words.
-        (
-            r(
-                r#"(?i)\b(api_key|apikey|auth_token|access_token|password|passwd|token|secret)(\s*[=:]\s*)(?:'[^']*'|"[^"]*"|[^\s&'"]+)"#,
-            ),
-            Rep::Text("$1$2[REDACTED]"),
-        ),
-    ]
-});
+/// One redaction rule: ASCII words at least one of which must occur (case-insensitively) for
+/// the pattern to match, the pattern, compiled on first need, and its replacement.
+struct Rule {
+    triggers: &'static [&'static str],
+    pattern: &'static str,
+    re: OnceLock<Option<Regex>>,
+    rep: Rep,
+}
+
+const fn rule(triggers: &'static [&'static str], pattern: &'static str, rep: Rep) -> Rule {
+    Rule {
+        triggers,
+        pattern,
+        re: OnceLock::new(),
+        rep,
+    }
+}
+
+impl Rule {
+    fn regex(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| Regex::new(self.pattern).ok())
+            .as_ref()
+    }
+}
+
+// Most audited text (commands, paths) contains none of the trigger words, so a one-shot process
+// such as the hook never pays for compiling these patterns.
+static RULES: [Rule; 15] = [
+    // PEM private keys (whole block, or a header whose body was cut off).
+    rule(
+        &["private key"],
+        r"(?s)-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
+        Rep::Text("[REDACTED PRIVATE KEY]"),
+    ),
+    // Quoted Authorization headers.
+    rule(
+        &["authorization"],
+        r"(?i)'(?:proxy-)?authorization:\s*(?:bearer|basic)\s[^']*'",
+        Rep::Text("'[REDACTED]'"),
+    ),
+    rule(
+        &["authorization"],
+        r#"(?i)"(?:proxy-)?authorization:\s*(?:bearer|basic)\s[^"]*""#,
+        Rep::Text("\"[REDACTED]\""),
+    ),
+    // MySQL-style -pSECRET (only on mysql-family commands, so `mkdir -p`/`find -print` survive).
+    rule(
+        &["mysql", "mariadb"],
+        r#"(?i)(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mariadb|mariadb-dump)\b[^|;&\n]*?)\s-p(?:'[^']*'|"[^"]*"|[^\s'"]+)"#,
+        Rep::Text("$1 [REDACTED]"),
+    ),
+    // --password=VALUE / --password VALUE
+    rule(
+        &["--password"],
+        r#"(?i)(--password)(=|\s+)(?:'[^']*'|"[^"]*"|[^\s'"]+)"#,
+        Rep::Text("$1$2[REDACTED]"),
+    ),
+    // Vendor token shapes.
+    rule(
+        &["gho_", "ghp_", "ghs_", "ghu_", "ghr_"],
+        r"\bgh[opsur]_[A-Za-z0-9]{36,}\b",
+        Rep::Text(REDACTED),
+    ),
+    rule(
+        &["github_pat_"],
+        r"\bgithub_pat_[A-Za-z0-9_]{22,}",
+        Rep::Text(REDACTED),
+    ),
+    rule(
+        &["xox"],
+        r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+        Rep::Text(REDACTED),
+    ),
+    rule(&["sk-"], r"\bsk-[A-Za-z0-9_-]{20,}", Rep::Text(REDACTED)),
+    rule(
+        &["akia", "asia"],
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        Rep::Text(REDACTED),
+    ),
+    // Connection strings with an inline password: scheme://user:PASSWORD@host
+    rule(
+        &["://"],
+        r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@",
+        Rep::Text("${1}[REDACTED]@"),
+    ),
+    // Bare Authorization header: keep the scheme.
+    rule(
+        &["authorization"],
+        r#"(?i)((?:proxy-)?authorization:\s*(?:bearer|basic)\s+)[^\s'"]+"#,
+        Rep::Text("${1}[REDACTED]"),
+    ),
+    // key=LONGBASE64
+    rule(
+        &["key", "token", "secret"],
+        r"(?i)\b(api_?key|auth_?token|token|secret|access_?token)(\s*[=:]\s*)[A-Za-z0-9+/=_-]{40,}",
+        Rep::Text("$1$2[REDACTED]"),
+    ),
+    // --api-key VALUE and friends: keep the flag.
+    rule(
+        &[
+            "--api-key",
+            "--auth-token",
+            "--access-token",
+            "--token",
+            "--secret",
+        ],
+        r#"(?i)(--(?:api-key|auth-token|access-token|token|secret))(=|\s+)(?:'[^']*'|"[^"]*"|[^\s'"]+)"#,
+        Rep::Text("$1$2[REDACTED]"),
+    ),
+    // key=value / key: value for secret-named words.
+    rule(
+        &["key", "token", "pass", "secret"],
+        r#"(?i)\b(api_key|apikey|auth_token|access_token|password|passwd|token|secret)(\s*[=:]\s*)(?:'[^']*'|"[^"]*"|[^\s&'"]+)"#,
+        Rep::Text("$1$2[REDACTED]"),
+    ),
+];
 
 /// Replaces secret-shaped substrings of free text; borrows when nothing matched.
 pub fn sanitize(s: &str) -> Cow<'_, str> {
+    // Case-insensitive patterns also fold some non-ASCII letters (`ſ` is `s`), so the word
+    // prefilter only applies to ASCII text.
+    let lower = s.is_ascii().then(|| s.to_ascii_lowercase());
     let mut cur: Cow<'_, str> = Cow::Borrowed(s);
-    for (re, rep) in RULES.iter() {
+    for rule in RULES.iter() {
+        if let Some(l) = &lower
+            && !rule.triggers.iter().any(|t| l.contains(t))
+        {
+            continue;
+        }
+        // A pattern that fails to compile is a bug caught by the tests below.
+        let Some(re) = rule.regex() else { continue };
         if !re.is_match(&cur) {
             continue;
         }
-        let Rep::Text(t) = rep;
+        let Rep::Text(t) = rule.rep;
         let replaced = re
             .replace_all(&cur, |c: &Captures<'_>| {
                 let mut out = String::new();
@@ -184,4 +241,39 @@ pub fn redacted(e: &AuditEvent) -> AuditEvent {
     let mut c = e.clone();
     redact_event(&mut c);
     c
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_compiles() {
+        for r in RULES.iter() {
+            assert!(r.regex().is_some(), "{}", r.pattern);
+        }
+    }
+
+    #[test]
+    fn prefilter_does_not_hide_secrets() {
+        for (text, secret) in [
+            ("curl -H 'Authorization: Bearer abc.def'", "abc.def"),
+            ("mysql -u root -phunter2 db", "hunter2"),
+            ("x --password=hunter2", "hunter2"),
+            (
+                "export T=ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "ghp_aaaa",
+            ),
+            ("key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+            ("psql postgres://me:s3cret@db/x", "s3cret"),
+            ("tool --api-key zzz", "zzz"),
+            ("PASSWORD=hunter2", "hunter2"),
+            // Non-ASCII text skips the word prefilter: `ſ` folds to `s` under (?i).
+            ("paſſword=hunter2", "hunter2"),
+        ] {
+            let out = sanitize(text);
+            assert!(!out.contains(secret), "{text} -> {out}");
+        }
+        assert!(matches!(sanitize("git status"), Cow::Borrowed(_)));
+    }
 }
