@@ -165,14 +165,19 @@ static RULES: [Rule; 15] = [
 
 /// Replaces secret-shaped substrings of free text; borrows when nothing matched.
 pub fn sanitize(s: &str) -> Cow<'_, str> {
-    // Case-insensitive patterns also fold some non-ASCII letters (`ſ` is `s`), so the word
-    // prefilter only applies to ASCII text.
-    let lower = s.is_ascii().then(|| s.to_ascii_lowercase());
+    // The trigger words are ASCII; case-insensitive patterns also match the two non-ASCII
+    // letters whose simple case folding is ASCII (`ſ` is `s`, the Kelvin sign is `k`).
+    let folded: String = s
+        .chars()
+        .map(|c| match c {
+            '\u{017F}' => 's',
+            '\u{212A}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
     let mut cur: Cow<'_, str> = Cow::Borrowed(s);
     for rule in RULES.iter() {
-        if let Some(l) = &lower
-            && !rule.triggers.iter().any(|t| l.contains(t))
-        {
+        if !rule.triggers.iter().any(|t| folded.contains(t)) {
             continue;
         }
         // A pattern that fails to compile is a bug caught by the tests below.
@@ -268,8 +273,10 @@ mod rule_tests {
             ("psql postgres://me:s3cret@db/x", "s3cret"),
             ("tool --api-key zzz", "zzz"),
             ("PASSWORD=hunter2", "hunter2"),
-            // Non-ASCII text skips the word prefilter: `ſ` folds to `s` under (?i).
+            // `ſ` folds to `s` and the Kelvin sign to `k` under (?i).
             ("paſſword=hunter2", "hunter2"),
+            ("api_\u{212A}ey=hunter2", "hunter2"),
+            ("⚠️ note: password=hunter2", "hunter2"),
         ] {
             let out = sanitize(text);
             assert!(!out.contains(secret), "{text} -> {out}");
