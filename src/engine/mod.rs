@@ -11,6 +11,7 @@ pub mod eval;
 pub mod explain;
 pub mod fields;
 pub mod glob;
+pub mod limits;
 pub mod load;
 pub mod locate;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod shell;
 pub mod suggest;
 pub mod url;
 pub mod user_rules;
+pub mod validate;
 
 pub use call::{ToolCall, canonical_tool};
 pub use compile::{CompiledPolicySet, compile};
