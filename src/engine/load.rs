@@ -261,20 +261,16 @@ pub fn load_text(name: &str, text: &str) -> Result<PolicySet, LoadError> {
     load_one(format!("embedded:{name}"), text)
 }
 
-/// Loads an embedded profile: its YAML `text`, or `prebuilt`, the same YAML decoded strictly at
-/// build time and re-encoded as JSON (decoding JSON is much faster). Validation runs either way;
-/// if the JSON does not decode, the YAML is read instead.
+/// Loads an embedded profile: its YAML `text`, or `prebuilt`, the same YAML decoded strictly
+/// and validated at build time, in packed form (see `build.rs`); reading that needs no parsing
+/// and no second validation. If the packed form does not decode, the YAML is read instead.
 pub fn load_embedded(
     name: &str,
     text: &str,
-    prebuilt: Option<&str>,
+    prebuilt: Option<&[u8]>,
 ) -> Result<PolicySet, LoadError> {
     let source = format!("embedded:{name}");
-    if let Some(file) = prebuilt.and_then(|j| serde_json::from_str::<PolicyFile>(j).ok()) {
-        validate(&file).map_err(|message| LoadError::Invalid {
-            path: source.clone(),
-            message,
-        })?;
+    if let Some(file) = prebuilt.and_then(super::packed::decode) {
         return Ok(set_of(source, file));
     }
     load_one(source, text)

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod load;
 pub mod locate;
 pub mod model;
+pub mod packed;
 pub mod profiles;
 pub mod resolve;
 pub mod shell;
