@@ -20,13 +20,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::engine::CompiledPolicySet;
+use crate::engine::compile::compile_owned;
 use crate::engine::resolve::{self, ResolveOptions, Surface};
-use crate::engine::{CompiledPolicySet, compile};
 
 /// Resolves and compiles policy for an offline command (explicit file alone, else embedded
 /// standard plus `~/.rampart/policies`).
 pub fn offline_policy(config: Option<PathBuf>) -> anyhow::Result<CompiledPolicySet> {
     let set = resolve::resolve(&ResolveOptions::new(Surface::Offline, config))
         .context("loading policy")?;
-    Ok(compile(&set))
+    Ok(compile_owned(set))
 }
