@@ -263,7 +263,9 @@ impl PrefilterBuilder {
         let text = |n: &(u32, u32, u32, bool)| &all[n.0 as usize..(n.0 + n.1) as usize];
         // Distinct needles, found with an open-addressing hash table (FNV-1a): `first[d]` is
         // the entry that introduced needle `d`, `needle_of[i]` the needle of entry `i`.
-        let slots = (needles.len() * 2).next_power_of_two().max(16);
+        let slots = (needles.len() + needles.len() / 2)
+            .next_power_of_two()
+            .max(16);
         let mut table = vec![u32::MAX; slots];
         let mut first: Vec<u32> = Vec::with_capacity(needles.len());
         let mut needle_of: Vec<u32> = Vec::with_capacity(needles.len());
@@ -412,7 +414,22 @@ impl IdMask {
 }
 
 fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
-    let mut b = PrefilterBuilder::default();
+    // Sized up front (the literals are at most the patterns' bytes), so the builder's buffers
+    // are allocated once instead of growing by copies.
+    let (mut count, mut text) = (0, 0);
+    for c in policies.iter().flat_map(|p| &p.rules).map(|r| &r.when) {
+        for p in c.cmd.iter().chain(&c.cmd_not) {
+            count += 1;
+            text += p.exact.source().len();
+        }
+        count += c.contains.len();
+        text += c.contains.iter().map(String::len).sum::<usize>();
+    }
+    let mut b = PrefilterBuilder {
+        bytes: Vec::with_capacity(text),
+        needles: Vec::with_capacity(count * 2),
+        ..PrefilterBuilder::default()
+    };
     for p in policies.iter_mut() {
         for r in p.rules.iter_mut() {
             let c = &mut r.when;
