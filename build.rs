@@ -1,10 +1,12 @@
-//! Pre-decodes the embedded policy profiles (`policies/*.yaml`) at build time.
+//! Pre-decodes and validates the embedded policy profiles (`policies/*.yaml`) at build time.
 //!
 //! Each profile is decoded strictly with the same schema and YAML decoder the engine uses at
-//! run time, and written back as JSON, which the engine decodes about ten times faster than
-//! YAML (spec/engine.md §16: loading the embedded profile is on every one-shot hook's path).
-//! A profile that does not decode here gets no JSON, and the engine then reads its YAML as
-//! before (reporting the same error). `profiles::tests` checks both readings agree.
+//! run time, validated with the engine's own validation code, and written in the engine's
+//! packed form (`src/engine/packed.rs`), which the engine reads back without parsing or
+//! validating again (spec/engine.md §16: loading the embedded profile is on every one-shot
+//! hook's path). A profile that does not decode or validate here gets no packed form (and a
+//! build warning); the engine then reads its YAML as before, reporting the same error.
+//! `profiles::tests` checks both readings agree.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -13,9 +15,36 @@ use std::path::Path;
 #[path = "src/engine/model.rs"]
 mod model;
 
+#[allow(dead_code)]
+#[path = "src/engine/decision.rs"]
+mod decision;
+
+#[allow(dead_code)]
+#[path = "src/engine/duration.rs"]
+mod duration;
+
+#[allow(dead_code)]
+#[path = "src/engine/limits.rs"]
+mod limits;
+
+#[allow(dead_code)]
+#[path = "src/engine/validate.rs"]
+mod validate;
+
+#[allow(dead_code)]
+#[path = "src/engine/packed.rs"]
+mod packed;
+
+/// Largest policy file the engine accepts (`load::MAX_POLICY_BYTES`).
+const MAX_POLICY_BYTES: usize = 1 << 20;
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/engine/model.rs");
+    for f in [
+        "model", "decision", "duration", "limits", "validate", "packed",
+    ] {
+        println!("cargo:rerun-if-changed=src/engine/{f}.rs");
+    }
     println!("cargo:rerun-if-changed=policies");
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
     let mut names: Vec<String> = std::fs::read_dir("policies")
@@ -30,19 +59,35 @@ fn main() {
         println!("cargo:rerun-if-changed=policies/{file}");
         let name = file.trim_end_matches(".yaml");
         let text = std::fs::read_to_string(Path::new("policies").join(&file)).expect("profile");
-        let Ok(decoded) = serde_saphyr::from_str::<model::PolicyFile>(&text) else {
+        if text.len() > MAX_POLICY_BYTES {
+            println!("cargo:warning=policies/{file} is too large; read from YAML at run time");
             continue;
+        }
+        let decoded = if text.trim().is_empty() {
+            model::PolicyFile::default()
+        } else {
+            match serde_saphyr::from_str::<model::PolicyFile>(&text) {
+                Ok(d) => d,
+                Err(e) => {
+                    let first = e.to_string().lines().next().unwrap_or_default().to_string();
+                    println!("cargo:warning=policies/{file}: {first}; read from YAML at run time");
+                    continue;
+                }
+            }
         };
-        let json = serde_json::to_string(&decoded).expect("profile as JSON");
-        let dest = Path::new(&out).join(format!("{name}.json"));
-        std::fs::write(&dest, json).expect("write profile JSON");
+        if let Err(e) = validate::validate(&decoded) {
+            println!("cargo:warning=policies/{file}: {e}; read from YAML at run time");
+            continue;
+        }
+        let dest = Path::new(&out).join(format!("{name}.packed"));
+        std::fs::write(&dest, packed::encode(&decoded)).expect("write packed profile");
         writeln!(
             table,
-            "    ({name:?}, include_str!({:?})),",
+            "    ({name:?}, include_bytes!({:?})),",
             dest.display().to_string()
         )
         .expect("write");
     }
     table.push(']');
-    std::fs::write(Path::new(&out).join("profiles_json.rs"), table).expect("write table");
+    std::fs::write(Path::new(&out).join("profiles_packed.rs"), table).expect("write table");
 }

@@ -1,5 +1,6 @@
 //! Property tests: wrapping a denied command never makes it allowed, glob and parser never
-//! panic, literal patterns match exactly themselves.
+//! panic, literal patterns match exactly themselves, a policy whose patterns are compiled on
+//! first use decides like one compiled up front.
 
 use proptest::prelude::*;
 use rampart::engine::glob::{CommandGlob, PathGlob};
@@ -11,6 +12,80 @@ fn standard() -> &'static CompiledPolicySet {
     static S: OnceLock<CompiledPolicySet> = OnceLock::new();
     S.get_or_init(|| compile(&embedded("standard").expect("embedded standard")))
 }
+
+/// The standard profile with every pattern compiled up front.
+fn prepared() -> &'static CompiledPolicySet {
+    static S: OnceLock<CompiledPolicySet> = OnceLock::new();
+    S.get_or_init(|| {
+        let p = compile(&embedded("standard").expect("embedded standard"));
+        p.prepare();
+        p
+    })
+}
+
+/// Fragments of benign and dangerous calls, upper-cased and Windows-style ones included.
+const WORDS: &[&str] = &[
+    "rm",
+    "-rf",
+    "/",
+    "git",
+    "push",
+    "--force",
+    "status",
+    "curl",
+    "https://pastebin.com/x",
+    "|",
+    "bash",
+    "sudo",
+    "cat",
+    "~/.ssh/id_rsa",
+    "/etc/shadow",
+    ".env",
+    "&&",
+    "npm",
+    "install",
+    "chmod",
+    "777",
+    "eval",
+    "$(curl x)",
+    "RM",
+    "DD",
+    "if=/dev/zero",
+    "of=/dev/sda",
+    "python3",
+    "-c",
+    "base64",
+    "nc",
+    "-e",
+    "/bin/sh",
+    "webhook.site",
+    "AWS_SECRET_ACCESS_KEY=x",
+    "export",
+    "kubectl",
+    "delete",
+    "terraform",
+    "destroy",
+    "reset",
+    "--hard",
+    "C:\\Windows\\System32",
+    "mkfs.ext4",
+    "/dev/sda1",
+    ";",
+    ">",
+    "/etc/passwd",
+    "history",
+    "crontab",
+    "-r",
+    "ls",
+    "-la",
+    "~/.aws/credentials",
+    "src/main.rs",
+    "'a b'",
+    "\"x\"",
+    "*",
+    "?",
+    "[ab]",
+];
 
 /// Single-quotes `s` for the shell, so nesting keeps the meaning.
 fn sq(s: &str) -> String {
@@ -61,5 +136,29 @@ proptest! {
         let _ = shell::analyze(&v);
         let d = standard().evaluate(&ToolCall::exec(&v));
         prop_assert!(matches!(d.action, Action::Allow | Action::Watch | Action::Ask | Action::Deny | Action::Webhook));
+    }
+
+    #[test]
+    fn lazily_compiled_patterns_decide_like_prepared_ones(
+        calls in prop::collection::vec(
+            (0u8..4, prop::collection::vec(prop::sample::select(WORDS), 1..6)),
+            1..4,
+        ),
+    ) {
+        // A fresh policy per case: its patterns compile as these calls reach them.
+        let lazy = compile(&embedded("standard").expect("embedded standard"));
+        for (tool, words) in calls {
+            let call = match tool {
+                0 | 1 => ToolCall::exec(&words.join(" ")),
+                2 => ToolCall::path("read", &words.join("/")),
+                _ => ToolCall::url("fetch", &format!("https://{}", words.join("/"))),
+            };
+            let (a, b) = (lazy.evaluate(&call), prepared().evaluate(&call));
+            prop_assert_eq!(
+                format!("{:?}", (a.action, &a.message, &a.matched_policies, &a.winner)),
+                format!("{:?}", (b.action, &b.message, &b.matched_policies, &b.winner)),
+                "{:?}", call
+            );
+        }
     }
 }

@@ -20,13 +20,23 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::engine::CompiledPolicySet;
+use crate::engine::compile::compile_owned;
 use crate::engine::resolve::{self, ResolveOptions, Surface};
-use crate::engine::{CompiledPolicySet, compile};
 
 /// Resolves and compiles policy for an offline command (explicit file alone, else embedded
 /// standard plus `~/.rampart/policies`).
 pub fn offline_policy(config: Option<PathBuf>) -> anyhow::Result<CompiledPolicySet> {
     let set = resolve::resolve(&ResolveOptions::new(Surface::Offline, config))
         .context("loading policy")?;
-    Ok(compile(&set))
+    Ok(compile_owned(set))
+}
+
+/// Leaves `value` to process exit instead of dropping it. A one-shot command (`rampart test`
+/// with one call, an agent hook) that is about to exit skips freeing its compiled policy, which
+/// is hundreds of allocations (≈ 0.3 M instructions, tens of µs); the operating system takes the
+/// memory back anyway. Only for values that own nothing but memory: no buffered writer to flush,
+/// no lock file or child process to clean up.
+pub fn drop_at_exit<T>(value: T) {
+    std::mem::forget(value);
 }

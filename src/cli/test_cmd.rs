@@ -112,6 +112,8 @@ fn run_one(a: &TestArgs, arg: &str) -> anyhow::Result<i32> {
     let policy = super::offline_policy(a.config.clone())?;
     let call = one_shot_call(&tool, arg, &a.agent);
     let d = policy.evaluate(&call);
+    // One call and the process exits: freeing the compiled policy would only cost time.
+    super::drop_at_exit(policy);
     if a.json {
         let out = json!({
             "command": arg,

@@ -684,14 +684,14 @@ pub fn grant_view(raw: &str) -> GrantView {
 
 /// Whether a pattern is itself composite (operators or substitutions).
 pub fn pattern_is_composite(p: &str) -> bool {
-    p.contains("&&")
-        || p.contains("||")
-        || p.contains(';')
-        || p.contains('|')
-        || p.contains("$(")
-        || p.contains('`')
-        || p.contains("<(")
-        || p.contains(">(")
+    // One pass for `&&`, `||`, `;`, `|`, `$(`, `` ` ``, `<(` and `>(` (`||` holds a `|`).
+    let b = p.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b';' | b'|' | b'`' => true,
+        b'&' => b.get(i + 1) == Some(&b'&'),
+        b'$' | b'<' | b'>' => b.get(i + 1) == Some(&b'('),
+        _ => false,
+    })
 }
 
 /// POSIX body variants of a component: leading `(`/`{`/keywords peeled, trailers trimmed.
@@ -1103,6 +1103,16 @@ mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn composite_scan_matches_substring_checks(p in "[a &|;$<>()`-]{0,12}") {
+            let reference = ["&&", "||", ";", "|", "$(", "`", "<(", ">("]
+                .iter()
+                .any(|n| p.contains(n));
+            proptest::prop_assert_eq!(pattern_is_composite(&p), reference, "{:?}", p);
+        }
+    }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]

@@ -1,7 +1,7 @@
 //! Compiles a validated [`PolicySet`] into an immutable, matchable snapshot: every glob and
 //! regex built once, policies sorted by priority (stable), durable and project flags resolved.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use regex::Regex;
@@ -10,36 +10,54 @@ use super::command::pattern_is_composite;
 use super::decision::{Action, AskOptions, WebhookConfig};
 use super::duration::{parse_go_duration, parse_rfc3339};
 use super::glob::{CommandGlob, DomainGlob, MAX_VALUE_BYTES, PathGlob};
-use super::load::{Origin, PolicySet, parse_rule_action};
-use super::model::{DepthBounds, Notify, OneOrMany, When};
+use super::load::{Origin, PolicySet, SourcedPolicy, parse_rule_action};
+use super::model::{DepthBounds, Notify, OneOrMany, Policy, Rule, Scope, When};
 
 /// A compiled command pattern with its lower-cased twin (for case-insensitive restrictive reads).
 #[derive(Debug, Clone)]
 pub struct CmdPattern {
     /// The pattern as written.
     pub exact: CommandGlob,
-    /// The pattern lower-cased, when that differs from the pattern as written.
-    folded: Option<CommandGlob>,
-    /// Contains operators or substitutions (explicit composite grant).
-    pub composite: bool,
+    /// The pattern lower-cased, when that differs from the pattern as written (made on first
+    /// use).
+    folded: OnceLock<Option<Box<CommandGlob>>>,
+    /// Whether the pattern contains operators or substitutions (explicit composite grant),
+    /// worked out on first use.
+    composite: OnceLock<bool>,
     /// Index in the snapshot's [`Prefilter`].
     pub id: usize,
 }
 
 impl CmdPattern {
-    fn new(p: &str) -> CmdPattern {
-        let lower = p.to_lowercase();
+    fn new(p: String) -> CmdPattern {
         CmdPattern {
-            exact: CommandGlob::new(p),
-            folded: (lower != p).then(|| CommandGlob::new(&lower)),
-            composite: pattern_is_composite(p),
+            exact: CommandGlob::from_string(p),
+            folded: OnceLock::new(),
+            composite: OnceLock::new(),
             id: 0,
         }
     }
 
+    /// Whether the pattern contains operators or substitutions (explicit composite grant).
+    pub fn composite(&self) -> bool {
+        *self
+            .composite
+            .get_or_init(|| pattern_is_composite(self.exact.source()))
+    }
+
     /// The pattern lower-cased (the pattern itself when it has no upper-case letters).
     pub fn folded(&self) -> &CommandGlob {
-        self.folded.as_ref().unwrap_or(&self.exact)
+        self.folded
+            .get_or_init(|| {
+                let p = self.exact.source();
+                if p.is_ascii() && !p.bytes().any(|b| b.is_ascii_uppercase()) {
+                    return None;
+                }
+                let lower = p.to_lowercase();
+                (lower != p).then(|| Box::new(CommandGlob::new(&lower)))
+            })
+            .as_deref()
+            .unwrap_or(&self.exact)
     }
 }
 
@@ -51,25 +69,32 @@ impl CmdPattern {
 /// index is a sort and looking a text up is one bitmap probe per byte.
 #[derive(Debug, Clone, Default)]
 pub struct Prefilter {
-    /// Bit `a << 8 | b` set when some needle starts with the bytes `a b`.
+    /// Bit `a << 7 | b` set when some needle starts with the ASCII bytes `a b`.
     pairs: Vec<u64>,
     /// Set bits of `pairs` before each word of it, so a pair's rank is one popcount away.
     ranks: Vec<u32>,
-    /// For the pair of rank `r`, its needles are `keys[starts[r]..starts[r + 1]]`.
+    /// For the pair of rank `r`, its needles are `starts[r]..starts[r + 1]`.
     starts: Vec<u32>,
-    /// Needle indices sorted by their first two bytes.
-    keys: Vec<u32>,
-    /// Needle bytes (lower-cased ASCII, at least 2 bytes).
-    needles: Vec<Box<[u8]>>,
-    /// Needle index → ids whose first needle it is.
-    owners: Vec<Vec<usize>>,
-    /// Id → its other needles.
-    requires: Vec<Vec<u32>>,
+    /// Needle `n` is `bytes[ends[n - 1]..ends[n]]` (lower-cased ASCII, at least 2 bytes).
+    bytes: Vec<u8>,
+    /// End of each needle in `bytes`.
+    ends: Vec<u32>,
+    /// Ids whose first needle is `n`: `owners[owner_starts[n]..owner_starts[n + 1]]`.
+    owner_starts: Vec<u32>,
+    /// Owner ids, grouped by needle.
+    owners: Vec<u32>,
+    /// The other needles of id `i`: `requires[require_starts[i]..require_starts[i + 1]]`.
+    require_starts: Vec<u32>,
+    /// Required needles, grouped by id.
+    requires: Vec<u32>,
     /// Ids without a usable needle (always candidates).
     always: Vec<usize>,
     /// Number of ids.
     count: usize,
 }
+
+/// Size of the pair bitmap: needles are ASCII, so their first two bytes index a 128 × 128 set.
+const PAIR_BITS: usize = 128 * 128;
 
 /// How the prefilter reads a text byte: ASCII lower-cased, `\` as `/`.
 #[inline]
@@ -94,16 +119,21 @@ impl Prefilter {
         bits
     }
 
+    fn needle(&self, n: usize) -> &[u8] {
+        let start = if n == 0 { 0 } else { self.ends[n - 1] as usize };
+        &self.bytes[start..self.ends[n] as usize]
+    }
+
     /// ORs the candidate set of `text` into `bits` (`words()` long); `found` is scratch space.
     pub fn candidates_into(&self, text: &str, bits: &mut [u64], found: &mut Vec<u64>) {
         for &i in &self.always {
             bits[i / 64] |= 1 << (i % 64);
         }
-        if self.keys.is_empty() {
+        if self.ends.is_empty() {
             return;
         }
         found.clear();
-        found.resize(self.needles.len() / 64 + 1, 0);
+        found.resize(self.ends.len() / 64 + 1, 0);
         let mut any = false;
         let t = text.as_bytes();
         let mut prev = match t.first() {
@@ -112,18 +142,21 @@ impl Prefilter {
         };
         for i in 1..t.len() {
             let cur = fold_byte(t[i]);
-            let pair = u16::from(prev) << 8 | u16::from(cur);
+            let (a, b) = (prev, cur);
             prev = cur;
-            if self.pairs[usize::from(pair) / 64] & (1 << (pair % 64)) == 0 {
+            if a >= 128 || b >= 128 {
+                continue;
+            }
+            let pair = usize::from(a) << 7 | usize::from(b);
+            let (w, bit) = (pair / 64, pair % 64);
+            if self.pairs[w] & (1 << bit) == 0 {
                 continue;
             }
             let rest = &t[i - 1..];
-            let (w, b) = (usize::from(pair) / 64, pair % 64);
-            let rank =
-                self.ranks[w] as usize + (self.pairs[w] & ((1u64 << b) - 1)).count_ones() as usize;
-            let bucket = &self.keys[self.starts[rank] as usize..self.starts[rank + 1] as usize];
-            for &n in bucket {
-                let needle = &self.needles[n as usize];
+            let rank = self.ranks[w] as usize
+                + (self.pairs[w] & ((1u64 << bit) - 1)).count_ones() as usize;
+            for n in self.starts[rank]..self.starts[rank + 1] {
+                let needle = self.needle(n as usize);
                 if needle.len() <= rest.len()
                     && needle[2..]
                         .iter()
@@ -144,8 +177,13 @@ impl Prefilter {
             while word != 0 {
                 let n = w * 64 + word.trailing_zeros() as usize;
                 word &= word - 1;
-                for &id in &self.owners[n] {
-                    if self.requires[id].iter().all(|&r| has(r)) {
+                let owners =
+                    &self.owners[self.owner_starts[n] as usize..self.owner_starts[n + 1] as usize];
+                for &id in owners {
+                    let id = id as usize;
+                    let req = &self.requires
+                        [self.require_starts[id] as usize..self.require_starts[id + 1] as usize];
+                    if req.iter().all(|&r| has(r)) {
                         bits[id / 64] |= 1 << (id % 64);
                     }
                 }
@@ -157,87 +195,194 @@ impl Prefilter {
 /// Collects needles for the prefilter, one id per pattern or contains string.
 #[derive(Default)]
 struct PrefilterBuilder {
-    /// (lower-cased needle, id, whether it is the id's first needle).
-    needles: Vec<(String, usize, bool)>,
+    /// Every needle's lower-cased bytes, one after another.
+    bytes: Vec<u8>,
+    /// (start in `bytes`, length, id, whether it is the id's first needle).
+    needles: Vec<(u32, u32, u32, bool)>,
     always: Vec<usize>,
     count: usize,
 }
 
 impl PrefilterBuilder {
-    /// Registers an id whose matches all contain every one of `lits` (ASCII
-    /// case-insensitively). Literals that are too short, not ASCII or hold a `\` are not
+    /// Registers an id whose matches all contain every literal `lits` passes to its callback
+    /// (ASCII case-insensitively). Literals that are too short, not ASCII or hold a `\` are not
     /// needles; an id left with none is always a candidate.
-    fn add<S: AsRef<str>>(&mut self, lits: &[S]) -> usize {
+    fn add_with(&mut self, lits: impl FnOnce(&mut dyn FnMut(&str))) -> usize {
         let id = self.count;
         self.count += 1;
-        let mut usable: Vec<&str> = lits
-            .iter()
-            .map(AsRef::as_ref)
-            .filter(|l| l.len() >= 2 && l.is_ascii() && !l.contains('\\'))
-            .collect();
-        if usable.is_empty() {
+        let first = self.needles.len();
+        let bytes = &mut self.bytes;
+        let needles = &mut self.needles;
+        lits(&mut |l: &str| {
+            if l.len() < 2 {
+                return;
+            }
+            // Copied lower-cased, checked on the way: ASCII and no `\\`.
+            let start = bytes.len();
+            let mut usable = true;
+            bytes.extend(l.bytes().map(|b| {
+                usable &= b.is_ascii() && b != b'\\';
+                b.to_ascii_lowercase()
+            }));
+            if usable {
+                needles.push((start as u32, l.len() as u32, id as u32, false));
+            } else {
+                bytes.truncate(start);
+            }
+        });
+        let mine = &mut self.needles[first..];
+        if mine.is_empty() {
             self.always.push(id);
             return id;
         }
-        // The longest needle first: it decides which texts are looked at further.
-        usable.sort_by_key(|l| std::cmp::Reverse(l.len()));
-        for (k, l) in usable.into_iter().enumerate() {
-            self.needles.push((l.to_ascii_lowercase(), id, k == 0));
+        // The longest needle (the first of equal length) decides which texts are looked at
+        // further.
+        let mut best = 0;
+        for (k, n) in mine.iter().enumerate() {
+            if n.1 > mine[best].1 {
+                best = k;
+            }
         }
+        mine[best].3 = true;
         id
     }
 
-    fn build(mut self) -> Prefilter {
-        self.needles.sort_unstable();
-        let mut pairs = vec![0u64; 1024];
-        let mut keys: Vec<(u16, u32)> = Vec::new();
-        let mut needles: Vec<Box<[u8]>> = Vec::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
-        let mut requires: Vec<Vec<u32>> = vec![Vec::new(); self.count];
-        let mut last: Option<&str> = None;
-        for (n, id, first) in &self.needles {
-            if last != Some(n.as_str()) {
-                last = Some(n);
-                let b = n.as_bytes();
-                let pair = u16::from(b[0]) << 8 | u16::from(b[1]);
-                pairs[usize::from(pair) / 64] |= 1 << (pair % 64);
-                keys.push((pair, needles.len() as u32));
-                needles.push(b.into());
-                owners.push(Vec::new());
-            }
-            let k = needles.len() - 1;
-            if *first {
-                owners[k].push(*id);
-            } else if !requires[*id].contains(&(k as u32)) {
-                requires[*id].push(k as u32);
+    /// [`PrefilterBuilder::add_with`] for a list of literals.
+    #[cfg(test)]
+    fn add<S: AsRef<str>>(&mut self, lits: &[S]) -> usize {
+        self.add_with(|f| lits.iter().for_each(|l| f(l.as_ref())))
+    }
+
+    fn build(self) -> Prefilter {
+        let PrefilterBuilder {
+            bytes: all,
+            needles,
+            always,
+            count,
+        } = self;
+        let text = |n: &(u32, u32, u32, bool)| &all[n.0 as usize..(n.0 + n.1) as usize];
+        // Distinct needles, found with an open-addressing hash table (FNV-1a): `first[d]` is
+        // the entry that introduced needle `d`, `needle_of[i]` the needle of entry `i`.
+        let slots = (needles.len() + needles.len() / 2)
+            .next_power_of_two()
+            .max(16);
+        let mut table = vec![u32::MAX; slots];
+        let mut first: Vec<u32> = Vec::with_capacity(needles.len());
+        let mut needle_of: Vec<u32> = Vec::with_capacity(needles.len());
+        for (i, n) in needles.iter().enumerate() {
+            let t = text(n);
+            let h = t.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            let mut at = h as usize & (slots - 1);
+            loop {
+                let d = table[at];
+                if d == u32::MAX {
+                    table[at] = first.len() as u32;
+                    needle_of.push(first.len() as u32);
+                    first.push(i as u32);
+                    break;
+                }
+                if text(&needles[first[d as usize] as usize]) == t {
+                    needle_of.push(d);
+                    break;
+                }
+                at = (at + 1) & (slots - 1);
             }
         }
-        keys.sort_unstable();
+        drop(table);
+        // Distinct needles bucketed by their first two bytes (a counting sort over the ranks of
+        // those pairs), so bucket `r` holds needles `starts[r]..starts[r + 1]`.
+        let pair_of = |d: usize| {
+            let t = text(&needles[first[d] as usize]);
+            usize::from(t[0]) << 7 | usize::from(t[1])
+        };
+        let mut pairs = vec![0u64; PAIR_BITS / 64];
+        for d in 0..first.len() {
+            let p = pair_of(d);
+            pairs[p / 64] |= 1 << (p % 64);
+        }
         let mut ranks = Vec::with_capacity(pairs.len());
         let mut total = 0u32;
         for w in &pairs {
             ranks.push(total);
             total += w.count_ones();
         }
-        let mut starts = Vec::with_capacity(total as usize + 1);
-        let mut last = None;
-        for (i, (pair, _)) in keys.iter().enumerate() {
-            if last != Some(*pair) {
-                starts.push(i as u32);
-                last = Some(*pair);
+        let rank_of = |p: usize| {
+            ranks[p / 64] as usize
+                + (pairs[p / 64] & ((1u64 << (p % 64)) - 1)).count_ones() as usize
+        };
+        let mut starts = vec![0u32; total as usize + 1];
+        let rank: Vec<u32> = (0..first.len())
+            .map(|d| rank_of(pair_of(d)) as u32)
+            .collect();
+        for &r in &rank {
+            starts[r as usize + 1] += 1;
+        }
+        for r in 0..total as usize {
+            starts[r + 1] += starts[r];
+        }
+        // `position[d]`: where needle `d` goes in bucket order.
+        let mut fill = starts.clone();
+        let mut position = vec![0u32; first.len()];
+        let mut order = vec![0u32; first.len()];
+        for (d, &r) in rank.iter().enumerate() {
+            position[d] = fill[r as usize];
+            order[fill[r as usize] as usize] = d as u32;
+            fill[r as usize] += 1;
+        }
+        let mut bytes: Vec<u8> = Vec::with_capacity(all.len());
+        let mut ends: Vec<u32> = Vec::with_capacity(first.len());
+        for &d in &order {
+            bytes.extend_from_slice(text(&needles[first[d as usize] as usize]));
+            ends.push(bytes.len() as u32);
+        }
+        // Owners grouped by needle (a counting sort again); the other needles are grouped by id
+        // already, since each id's entries were added together and ids increase.
+        let mut owner_starts = vec![0u32; ends.len() + 1];
+        let mut require_starts = Vec::with_capacity(count + 1);
+        let mut requires = Vec::with_capacity(needles.len());
+        let mut next_id = 0;
+        for (i, n) in needles.iter().enumerate() {
+            let k = position[needle_of[i] as usize];
+            if n.3 {
+                owner_starts[k as usize + 1] += 1;
+            } else {
+                while next_id <= n.2 as usize {
+                    require_starts.push(requires.len() as u32);
+                    next_id += 1;
+                }
+                requires.push(k);
             }
         }
-        starts.push(keys.len() as u32);
+        while next_id <= count {
+            require_starts.push(requires.len() as u32);
+            next_id += 1;
+        }
+        for k in 0..ends.len() {
+            owner_starts[k + 1] += owner_starts[k];
+        }
+        let mut fill = owner_starts.clone();
+        let mut owners = vec![0u32; owner_starts[ends.len()] as usize];
+        for (i, n) in needles.iter().enumerate() {
+            if n.3 {
+                let k = position[needle_of[i] as usize] as usize;
+                owners[fill[k] as usize] = n.2;
+                fill[k] += 1;
+            }
+        }
         Prefilter {
             pairs,
             ranks,
             starts,
-            keys: keys.into_iter().map(|(_, n)| n).collect(),
-            needles,
+            bytes,
+            ends,
+            owner_starts,
             owners,
+            require_starts,
             requires,
-            always: self.always,
-            count: self.count,
+            always,
+            count,
         }
     }
 }
@@ -269,12 +414,27 @@ impl IdMask {
 }
 
 fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
-    let mut b = PrefilterBuilder::default();
+    // Sized up front (the literals are at most the patterns' bytes), so the builder's buffers
+    // are allocated once instead of growing by copies.
+    let (mut count, mut text) = (0, 0);
+    for c in policies.iter().flat_map(|p| &p.rules).map(|r| &r.when) {
+        for p in c.cmd.iter().chain(&c.cmd_not) {
+            count += 1;
+            text += p.exact.source().len();
+        }
+        count += c.contains.len();
+        text += c.contains.iter().map(String::len).sum::<usize>();
+    }
+    let mut b = PrefilterBuilder {
+        bytes: Vec::with_capacity(text),
+        needles: Vec::with_capacity(count * 2),
+        ..PrefilterBuilder::default()
+    };
     for p in policies.iter_mut() {
         for r in p.rules.iter_mut() {
             let c = &mut r.when;
             for pat in c.cmd.iter_mut().chain(c.cmd_not.iter_mut()) {
-                pat.id = b.add(&pat.exact.required_literals());
+                pat.id = b.add_with(|f| pat.exact.for_each_required_literal(f));
             }
             // Grant rules look for the string as written, restrictive ones for it lower-cased:
             // the needle serves both only when the string is ASCII.
@@ -282,7 +442,7 @@ fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
                 .contains
                 .iter()
                 .zip(&c.contains_folded)
-                .map(|(s, f)| b.add(&[if s.is_ascii() { f.as_str() } else { "" }]))
+                .map(|(s, l)| b.add_with(|f| f(if s.is_ascii() { l.as_str() } else { "" })))
                 .collect();
             c.command_gate = IdMask::from_ids(
                 c.cmd
@@ -304,8 +464,18 @@ pub struct PathPattern {
     pub resolved: Option<PathGlob>,
     /// The pattern is relative (no leading `/`, `*` or `~`).
     pub relative: bool,
-    /// The raw text, for joining with a working directory.
-    pub text: String,
+}
+
+impl PathPattern {
+    /// The pattern with `\` read as `/`, for joining with a working directory.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        let p = self.glob.source();
+        if p.contains('\\') {
+            std::borrow::Cow::Owned(p.replace('\\', "/"))
+        } else {
+            std::borrow::Cow::Borrowed(p)
+        }
+    }
 }
 
 /// `call_count` settings.
@@ -327,9 +497,9 @@ pub struct LazyRegexes {
 }
 
 impl LazyRegexes {
-    fn new(sources: &[String]) -> Self {
+    fn new(sources: Vec<String>) -> Self {
         LazyRegexes {
-            sources: sources.to_vec(),
+            sources,
             compiled: std::sync::OnceLock::new(),
         }
     }
@@ -474,8 +644,9 @@ pub struct CompiledPolicySet {
     /// Literal prefilter over every command pattern.
     pub prefilter: Prefilter,
     /// For each tool name written in a scope or reserved by the engine, the indices of the
-    /// policies whose tool globs take it (agent and session still to check).
-    tool_index: Vec<(String, Vec<usize>)>,
+    /// policies whose tool globs take it (agent and session still to check), computed on the
+    /// first call of that tool.
+    tool_index: Vec<(String, OnceLock<Vec<usize>>)>,
 }
 
 /// Tool classes the engine reserves (see `call::canonical_tool`).
@@ -495,7 +666,7 @@ const RESERVED_TOOLS: &[&str] = &[
     "browser",
 ];
 
-fn build_tool_index(policies: &[CompiledPolicy]) -> Vec<(String, Vec<usize>)> {
+fn build_tool_index(policies: &[CompiledPolicy]) -> Vec<(String, OnceLock<Vec<usize>>)> {
     let mut names: Vec<&str> = RESERVED_TOOLS.to_vec();
     for p in policies {
         for t in &p.tools {
@@ -506,19 +677,71 @@ fn build_tool_index(policies: &[CompiledPolicy]) -> Vec<(String, Vec<usize>)> {
     }
     names
         .into_iter()
-        .map(|n| {
-            let idx = policies
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.tools.is_empty() || p.tools.iter().any(|t| t.matches(n)))
-                .map(|(i, _)| i)
-                .collect();
-            (n.to_string(), idx)
-        })
+        .map(|n| (n.to_string(), OnceLock::new()))
         .collect()
 }
 
+/// The policies whose tool globs take `tool` (every policy without tool globs included).
+fn policies_for_tool(policies: &[CompiledPolicy], tool: &str) -> Vec<usize> {
+    policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.tools.is_empty() || p.tools.iter().any(|t| t.matches(tool)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+impl Conditions {
+    /// Compiles every pattern of the block now.
+    fn prepare(&self) {
+        for p in self.cmd.iter().chain(&self.cmd_not) {
+            p.exact.prepare();
+            p.folded().prepare();
+            p.composite();
+        }
+        for g in self
+            .env
+            .iter()
+            .chain(&self.url)
+            .chain(&self.session)
+            .chain(&self.session_not)
+            .chain(self.params.iter().map(|(_, g)| g))
+        {
+            g.prepare();
+        }
+        for p in self.path.iter().chain(&self.path_not) {
+            p.glob.prepare();
+            if let Some(r) = &p.resolved {
+                r.prepare();
+            }
+        }
+        for d in &self.domain {
+            d.prepare();
+        }
+    }
+}
+
 impl CompiledPolicySet {
+    /// Compiles every pattern and fills the per-tool index now instead of on first use. For
+    /// long-lived servers, so the first calls after a load cost what later ones do; one-shot
+    /// commands skip it and compile only what their call reaches. Decisions are the same
+    /// either way.
+    pub fn prepare(&self) {
+        for (name, idx) in &self.tool_index {
+            idx.get_or_init(|| policies_for_tool(&self.policies, name));
+        }
+        for p in &self.policies {
+            for t in &p.tools {
+                t.prepare();
+            }
+            p.agent.prepare();
+            p.session.prepare();
+            for r in &p.rules {
+                r.when.prepare();
+            }
+        }
+    }
+
     /// Replaces the policy list (keeping patterns and prefilter) and rebuilds the tool index;
     /// used to evaluate a policy on its own (`policy explain`).
     pub fn set_policies(&mut self, policies: Vec<CompiledPolicy>) {
@@ -532,6 +755,7 @@ impl CompiledPolicySet {
         let star_matches = agent.len() <= MAX_VALUE_BYTES && session.len() <= MAX_VALUE_BYTES;
         match self.tool_index.iter().find(|(n, _)| n == tool) {
             Some((_, idx)) => idx
+                .get_or_init(|| policies_for_tool(&self.policies, tool))
                 .iter()
                 .filter_map(|&i| self.policies.get(i))
                 .filter(|p| {
@@ -548,25 +772,47 @@ impl CompiledPolicySet {
     }
 }
 
-fn list(v: &Option<OneOrMany>) -> &[String] {
-    v.as_ref().map(|v| v.0.as_slice()).unwrap_or_default()
+/// The strings of an optional list, moved out.
+fn list(v: Option<OneOrMany>) -> Vec<String> {
+    v.map(|v| v.0).unwrap_or_default()
 }
 
-fn cmd_patterns(v: &Option<OneOrMany>) -> Vec<CmdPattern> {
-    list(v).iter().map(|p| CmdPattern::new(p)).collect()
+/// Compiles each string of a list with `f`, moving the strings.
+fn globs<T>(v: Option<OneOrMany>, f: impl FnMut(String) -> T) -> Vec<T> {
+    list(v).into_iter().map(f).collect()
+}
+
+/// Directories already resolved through symlinks during one compile, so patterns sharing a
+/// directory cost one `canonicalize`.
+#[derive(Default)]
+struct Canonical(Vec<(String, Option<String>)>);
+
+impl Canonical {
+    fn get(&mut self, dir: &str) -> Option<&str> {
+        let i = match self.0.iter().position(|(d, _)| d == dir) {
+            Some(i) => i,
+            None => {
+                let resolved = std::fs::canonicalize(dir)
+                    .ok()
+                    .and_then(|r| r.to_str().map(str::to_string));
+                self.0.push((dir.to_string(), resolved));
+                self.0.len() - 1
+            }
+        };
+        self.0[i].1.as_deref()
+    }
 }
 
 /// Resolves the literal directory prefix of a pattern through symlinks (load time only).
-fn resolve_prefix(pattern: &str) -> Option<String> {
-    let p = pattern.replace('\\', "/");
-    if !p.starts_with('/') {
+fn resolve_prefix(pattern: &str, canonical: &mut Canonical) -> Option<String> {
+    if !pattern.starts_with(['/', '\\']) {
         return None;
     }
+    let p = pattern.replace('\\', "/");
     let glob_at = p.find(['*', '?', '[']).unwrap_or(p.len());
     let dir_end = p[..glob_at].rfind('/')?;
     let dir = if dir_end == 0 { "/" } else { &p[..dir_end] };
-    let resolved = std::fs::canonicalize(dir).ok()?;
-    let resolved = resolved.to_str()?;
+    let resolved = canonical.get(dir)?;
     if resolved == dir {
         return None;
     }
@@ -578,75 +824,68 @@ fn resolve_prefix(pattern: &str) -> Option<String> {
     })
 }
 
-fn path_patterns(v: &Option<OneOrMany>) -> Vec<PathPattern> {
-    list(v)
-        .iter()
-        .map(|p| {
-            let norm = p.replace('\\', "/");
-            PathPattern {
-                glob: PathGlob::new(p),
-                resolved: resolve_prefix(p).map(|r| PathGlob::new(&r)),
-                relative: !(norm.starts_with('/')
-                    || norm.starts_with('*')
-                    || norm.starts_with('~')),
-                text: norm,
-            }
-        })
-        .collect()
+fn path_patterns(v: Option<OneOrMany>, canonical: &mut Canonical) -> Vec<PathPattern> {
+    globs(v, |p| {
+        let lead = p.bytes().next().map(|b| if b == b'\\' { b'/' } else { b });
+        PathPattern {
+            resolved: resolve_prefix(&p, canonical).map(PathGlob::from_string),
+            relative: !matches!(lead, Some(b'/' | b'*' | b'~')),
+            glob: PathGlob::from_string(p),
+        }
+    })
 }
 
-fn compile_when(w: Option<&When>) -> Conditions {
+fn compile_when(w: Option<When>, canonical: &mut Canonical) -> Conditions {
     let Some(w) = w else {
         return Conditions {
             always: true,
             ..Default::default()
         };
     };
-    let regexes = |v: &Option<OneOrMany>| LazyRegexes::new(list(v));
+    // Every field named, so a condition added to the model cannot be silently ignored here.
+    let When {
+        command_matches,
+        command_not_matches,
+        command_contains,
+        command_env_assignments,
+        path_matches,
+        path_not_matches,
+        url_matches,
+        domain_matches,
+        session_matches,
+        session_not_matches,
+        agent_depth,
+        tool_param_matches,
+        call_count,
+        response_matches,
+        response_not_matches,
+        default,
+    } = w;
+    let contains = list(command_contains);
     let mut c = Conditions {
-        always: w.default == Some(true),
-        cmd: cmd_patterns(&w.command_matches),
-        cmd_not: cmd_patterns(&w.command_not_matches),
-        contains: list(&w.command_contains).to_vec(),
-        contains_folded: list(&w.command_contains)
-            .iter()
-            .map(|s| s.to_lowercase())
-            .collect(),
+        always: default == Some(true),
+        cmd: globs(command_matches, CmdPattern::new),
+        cmd_not: globs(command_not_matches, CmdPattern::new),
+        contains_folded: contains.iter().map(|s| s.to_lowercase()).collect(),
+        contains,
         contains_ids: Vec::new(),
         command_gate: IdMask::default(),
-        env: list(&w.command_env_assignments)
-            .iter()
-            .map(|p| CommandGlob::new(p))
+        env: globs(command_env_assignments, CommandGlob::from_string),
+        path: path_patterns(path_matches, canonical),
+        path_not: path_patterns(path_not_matches, canonical),
+        url: globs(url_matches, CommandGlob::from_string),
+        domain: globs(domain_matches, DomainGlob::from_string),
+        session: globs(session_matches, CommandGlob::from_string),
+        session_not: globs(session_not_matches, CommandGlob::from_string),
+        depth: agent_depth,
+        params: tool_param_matches
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, CommandGlob::from_string(v.0.to_lowercase())))
             .collect(),
-        path: path_patterns(&w.path_matches),
-        path_not: path_patterns(&w.path_not_matches),
-        url: list(&w.url_matches)
-            .iter()
-            .map(|p| CommandGlob::new(p))
-            .collect(),
-        domain: list(&w.domain_matches)
-            .iter()
-            .map(|p| DomainGlob::new(p))
-            .collect(),
-        session: list(&w.session_matches)
-            .iter()
-            .map(|p| CommandGlob::new(p))
-            .collect(),
-        session_not: list(&w.session_not_matches)
-            .iter()
-            .map(|p| CommandGlob::new(p))
-            .collect(),
-        depth: w.agent_depth.clone(),
-        params: w
-            .tool_param_matches
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), CommandGlob::new(&v.0.to_lowercase())))
-            .collect(),
-        call_count: w.call_count.as_ref().map(|cc| CallCountRule {
+        call_count: call_count.map(|cc| CallCountRule {
             tool: cc
                 .tool
-                .as_ref()
                 .map(|t| t.0.trim().to_string())
                 .filter(|t| !t.is_empty()),
             gte: cc.gte.unwrap_or(0).max(0) as u64,
@@ -658,8 +897,8 @@ fn compile_when(w: Option<&When>) -> Conditions {
                     .max(0.0),
             ),
         }),
-        response: regexes(&w.response_matches),
-        response_not: regexes(&w.response_not_matches),
+        response: LazyRegexes::new(list(response_matches)),
+        response_not: LazyRegexes::new(list(response_not_matches)),
         has_positive: false,
     };
     c.has_positive = !c.cmd.is_empty()
@@ -679,108 +918,149 @@ fn compile_when(w: Option<&When>) -> Conditions {
         || !c.session_not.is_empty()
         || !c.response.is_empty()
         || !c.response_not.is_empty()
-        || w.default.is_some();
+        || default.is_some();
     if !any_key {
         c.always = true;
     }
     c
 }
 
+fn compile_rule(r: Rule, canonical: &mut Canonical) -> CompiledRule {
+    let Rule {
+        action,
+        when,
+        message,
+        ask,
+        webhook,
+        expires_at,
+        once,
+        added: _,
+    } = r;
+    let action_text = action.as_ref().map(|a| a.0.as_str()).unwrap_or("");
+    let (action, message) = match parse_rule_action(action_text) {
+        Ok(a) => (a, message.map(|m| m.0).unwrap_or_default()),
+        Err(_) => (
+            Action::Deny,
+            "invalid rule action; failing closed".to_string(),
+        ),
+    };
+    let webhook = webhook.and_then(|w| {
+        let url = w.url?.0.trim().to_string();
+        let secs = w
+            .timeout
+            .as_ref()
+            .and_then(|t| parse_go_duration(&t.0))
+            .filter(|s| *s > 0.0)
+            .unwrap_or(5.0)
+            .min(30.0);
+        Some(WebhookConfig {
+            url,
+            timeout: Duration::from_secs_f64(secs),
+            fail_open: w.fail_open.unwrap_or(false),
+        })
+    });
+    CompiledRule {
+        action,
+        message,
+        when: compile_when(when, canonical),
+        ask: AskOptions {
+            audit: ask.as_ref().and_then(|a| a.audit).unwrap_or(false),
+            headless_only: ask.as_ref().and_then(|a| a.headless_only).unwrap_or(false),
+        },
+        webhook,
+        expires_at: expires_at.as_ref().and_then(|e| parse_rfc3339(&e.0)),
+        once: once.unwrap_or(false),
+    }
+}
+
+/// A trimmed copy of `s`, reusing `s` when there is nothing to trim.
+fn trimmed(s: String) -> String {
+    if s.trim().len() == s.len() {
+        s
+    } else {
+        s.trim().to_string()
+    }
+}
+
 /// Compiles a validated set. Invalid values were rejected by validation; anything odd that
 /// remains fails closed (an unparsable action becomes deny).
 pub fn compile(set: &PolicySet) -> CompiledPolicySet {
-    let mut policies = Vec::new();
+    compile_owned(set.clone())
+}
+
+/// [`compile`] for a set the caller no longer needs: pattern and message strings move into the
+/// compiled snapshot instead of being copied (the one-shot commands' path).
+pub fn compile_owned(set: PolicySet) -> CompiledPolicySet {
+    let PolicySet {
+        default_action,
+        notify,
+        policies: sourced,
+        sources,
+        warnings,
+    } = set;
+    let mut policies = Vec::with_capacity(sourced.len());
     let mut param_keys: Vec<String> = Vec::new();
     let mut rule_count = 0;
     let mut has_project = false;
-    for (order, sp) in set.policies.iter().enumerate() {
-        let p = &sp.policy;
+    let mut canonical = Canonical::default();
+    // Policies of one file share one origin.
+    let mut origin: Option<Arc<Origin>> = None;
+    for (order, sp) in sourced.into_iter().enumerate() {
+        let SourcedPolicy {
+            policy: p,
+            origin: from,
+        } = sp;
         if p.enabled == Some(false) {
             continue;
         }
-        has_project |= sp.origin.project;
-        let scope = p.scope.clone().unwrap_or_default();
-        let glob_or_star = |t: Option<super::model::Text>| {
-            let s = t.map(|t| t.0).unwrap_or_default();
-            CommandGlob::new(if s.is_empty() { "*" } else { &s })
+        has_project |= from.project;
+        let Policy {
+            name,
+            description: _,
+            priority,
+            enabled: _,
+            scope,
+            rules,
+        } = p;
+        let Scope {
+            tool,
+            agent,
+            session,
+        } = scope.unwrap_or_default();
+        let glob_or_star = |t: Option<super::model::Text>| match t {
+            Some(t) if !t.0.is_empty() => CommandGlob::from_string(t.0),
+            _ => CommandGlob::new("*"),
         };
-        let rules: Vec<CompiledRule> = p
-            .rules
-            .iter()
-            .flatten()
-            .map(|r| {
-                let action_text = r.action.as_ref().map(|a| a.0.as_str()).unwrap_or("");
-                let (action, message) = match parse_rule_action(action_text) {
-                    Ok(a) => (
-                        a,
-                        r.message.as_ref().map(|m| m.0.clone()).unwrap_or_default(),
-                    ),
-                    Err(_) => (
-                        Action::Deny,
-                        "invalid rule action; failing closed".to_string(),
-                    ),
-                };
-                let when = compile_when(r.when.as_ref());
-                for (k, _) in &when.params {
-                    if !param_keys.contains(k) {
-                        param_keys.push(k.clone());
-                    }
-                }
-                let webhook = r.webhook.as_ref().and_then(|w| {
-                    let url = w.url.as_ref()?.0.trim().to_string();
-                    let secs = w
-                        .timeout
-                        .as_ref()
-                        .and_then(|t| parse_go_duration(&t.0))
-                        .filter(|s| *s > 0.0)
-                        .unwrap_or(5.0)
-                        .min(30.0);
-                    Some(WebhookConfig {
-                        url,
-                        timeout: Duration::from_secs_f64(secs),
-                        fail_open: w.fail_open.unwrap_or(false),
-                    })
-                });
-                CompiledRule {
-                    action,
-                    message,
-                    when,
-                    ask: AskOptions {
-                        audit: r.ask.as_ref().and_then(|a| a.audit).unwrap_or(false),
-                        headless_only: r
-                            .ask
-                            .as_ref()
-                            .and_then(|a| a.headless_only)
-                            .unwrap_or(false),
-                    },
-                    webhook,
-                    expires_at: r.expires_at.as_ref().and_then(|e| parse_rfc3339(&e.0)),
-                    once: r.once.unwrap_or(false),
-                }
-            })
+        let rules: Vec<CompiledRule> = rules
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| compile_rule(r, &mut canonical))
             .collect();
+        for r in &rules {
+            for (k, _) in &r.when.params {
+                if !param_keys.contains(k) {
+                    param_keys.push(k.clone());
+                }
+            }
+        }
         rule_count += rules.len();
-        let agent = glob_or_star(scope.agent);
-        let session = glob_or_star(scope.session);
+        let agent = glob_or_star(agent);
+        let session = glob_or_star(session);
         policies.push(CompiledPolicy {
-            name: p
-                .name
-                .as_ref()
-                .map(|n| n.0.trim().to_string())
-                .unwrap_or_default(),
+            name: name.map(|n| trimmed(n.0)).unwrap_or_default(),
             // Compatibility: priority 0 and absent both mean 100.
-            priority: match p.priority {
+            priority: match priority {
                 None | Some(0) => 100,
                 Some(n) => n,
             },
-            tools: scope
-                .tool
-                .map(|t| t.0.iter().map(|s| CommandGlob::new(s)).collect())
-                .unwrap_or_default(),
+            tools: globs(tool, CommandGlob::from_string),
             rules,
-            durable: sp.origin.is_durable(),
+            durable: from.is_durable(),
             any_agent_session: agent.source() == "*" && session.source() == "*",
-            origin: Arc::new(sp.origin.clone()),
+            origin: match &origin {
+                Some(o) if **o == from => o.clone(),
+                _ => origin.insert(Arc::new(from)).clone(),
+            },
             agent,
             session,
             order,
@@ -790,14 +1070,14 @@ pub fn compile(set: &PolicySet) -> CompiledPolicySet {
     let prefilter = build_prefilter(&mut policies);
     let tool_index = build_tool_index(&policies);
     CompiledPolicySet {
-        default_action: set.default_action.unwrap_or(Action::Deny),
+        default_action: default_action.unwrap_or(Action::Deny),
         policies,
-        notify: set.notify.clone(),
+        notify,
         param_keys,
         has_project,
         rule_count,
-        sources: set.sources.clone(),
-        warnings: set.warnings.clone(),
+        sources,
+        warnings,
         prefilter,
         tool_index,
     }

@@ -1049,7 +1049,7 @@ fn grant_command(c: &Conditions, v: &CommandView) -> bool {
     if v.composite
         && c.cmd
             .iter()
-            .any(|p| p.composite && (pat(p, v.raw) || pat(p, v.normalized)))
+            .any(|p| p.composite() && (pat(p, v.raw) || pat(p, v.normalized)))
     {
         return true;
     }
@@ -1070,7 +1070,7 @@ fn path_pattern_matches(p: &PathPattern, cand: &str, wd: Option<&str>) -> bool {
     }
     match wd {
         Some(wd) if p.relative && cand.starts_with('/') => {
-            PathGlob::new(&format!("{}/{}", wd.trim_end_matches('/'), p.text)).matches(cand)
+            PathGlob::new(&format!("{}/{}", wd.trim_end_matches('/'), p.text())).matches(cand)
         }
         Some(wd) if !p.relative && !cand.starts_with('/') => {
             let joined = command::clean_path(&format!("{}/{cand}", wd.trim_end_matches('/')));

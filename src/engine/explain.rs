@@ -411,7 +411,7 @@ fn path_match(p: &PathPattern, cand: &str, wd: Option<&str>) -> bool {
     }
     match wd {
         Some(wd) if p.relative && cand.starts_with('/') => {
-            PathGlob::new(&format!("{}/{}", wd.trim_end_matches('/'), p.text)).matches(cand)
+            PathGlob::new(&format!("{}/{}", wd.trim_end_matches('/'), p.text())).matches(cand)
         }
         Some(wd) if !p.relative && !cand.starts_with('/') => {
             let joined = command::clean_path(&format!("{}/{cand}", wd.trim_end_matches('/')));
@@ -472,14 +472,16 @@ fn explain_rule(
     for pat in &c.path {
         for cand in v.paths.iter().filter(|cand| path_match(pat, cand, wd)) {
             e.hits
-                .push(hit("path_matches", &pat.text, cand, "path".to_string()));
+                .push(hit("path_matches", &pat.text(), cand, "path".to_string()));
         }
     }
     if !c.path.is_empty() {
         for pat in &c.path_not {
             for cand in v.paths.iter().filter(|cand| path_match(pat, cand, wd)) {
-                e.notes
-                    .push(format!("path_not_matches {:?} matches {cand:?}", pat.text));
+                e.notes.push(format!(
+                    "path_not_matches {:?} matches {cand:?}",
+                    pat.text()
+                ));
             }
         }
         if !restrictive && !e.hits.is_empty() {
@@ -639,7 +641,7 @@ fn grant_hits(r: &CompiledRule, v: &View, e: &mut RuleExplanation) {
         }
     }
     push_notes(&mut e.notes, notes);
-    for p in c.cmd.iter().filter(|p| p.composite) {
+    for p in c.cmd.iter().filter(|p| p.composite()) {
         if p.exact.matches(&v.raw) || p.exact.matches(&v.normalized) {
             e.hits.push(hit(
                 "command_matches",

@@ -11,68 +11,14 @@
 //! an NFA simulation over code points: time is bounded by pattern length × value length and it
 //! never backtracks.
 
+use std::sync::OnceLock;
+
 use memchr::memmem;
 
-/// Longest pattern accepted by any glob field.
-pub const MAX_PATTERN_BYTES: usize = 8192;
-/// Longest pattern accepted when it contains `**`.
-pub const MAX_DOUBLESTAR_PATTERN_BYTES: usize = 256;
-/// Most `**` occurrences a pattern may contain (`***` counts once).
-pub const MAX_DOUBLESTARS: usize = 2;
-/// Longest value any glob is matched against.
-pub const MAX_VALUE_BYTES: usize = 8192;
-
-/// Why a pattern was rejected at load time.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GlobLimitError {
-    /// Pattern longer than [`MAX_PATTERN_BYTES`].
-    #[error("pattern is {0} bytes (max {MAX_PATTERN_BYTES})")]
-    TooLong(usize),
-    /// `**` pattern longer than [`MAX_DOUBLESTAR_PATTERN_BYTES`].
-    #[error("double-star pattern is {0} bytes (max {MAX_DOUBLESTAR_PATTERN_BYTES})")]
-    DoubleStarTooLong(usize),
-    /// More than [`MAX_DOUBLESTARS`] `**` runs.
-    #[error("pattern {0:?} has {1} ** occurrences (max {MAX_DOUBLESTARS})")]
-    TooManyDoubleStars(String, usize),
-}
-
-/// Counts `**` runs: `***` is one occurrence, `** **` two.
-fn doublestar_runs(p: &str) -> usize {
-    let b = p.as_bytes();
-    let (mut n, mut i) = (0, 0);
-    while i < b.len() {
-        if b[i] == b'*' {
-            let start = i;
-            while i < b.len() && b[i] == b'*' {
-                i += 1;
-            }
-            if i - start >= 2 {
-                n += 1;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    n
-}
-
-/// Checks the size limits every glob field shares (spec §2.7).
-pub fn check_limits(pattern: &str) -> Result<(), GlobLimitError> {
-    if pattern.len() > MAX_PATTERN_BYTES {
-        return Err(GlobLimitError::TooLong(pattern.len()));
-    }
-    let runs = doublestar_runs(pattern);
-    if runs > 0 && pattern.len() > MAX_DOUBLESTAR_PATTERN_BYTES {
-        return Err(GlobLimitError::DoubleStarTooLong(pattern.len()));
-    }
-    if runs > MAX_DOUBLESTARS {
-        return Err(GlobLimitError::TooManyDoubleStars(
-            pattern.to_string(),
-            runs,
-        ));
-    }
-    Ok(())
-}
+pub use super::limits::{
+    GlobLimitError, MAX_DOUBLESTAR_PATTERN_BYTES, MAX_DOUBLESTARS, MAX_PATTERN_BYTES,
+    MAX_VALUE_BYTES, check_limits,
+};
 
 /// One step of a compiled wildcard pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +49,7 @@ struct Nfa {
     class_matches_slash: bool,
     /// The same automaton as single-word bit masks, when it has at most 63 steps (built on
     /// first use, so compiling a policy stays cheap).
-    masks: std::sync::OnceLock<Option<Masks>>,
+    masks: OnceLock<Option<Masks>>,
 }
 
 /// A pattern of at most 63 steps as bit masks over its states (bit `s` = state `s`), so one
@@ -155,15 +101,14 @@ impl Masks {
 impl Nfa {
     /// Compiles `pattern`; `None` when a class is malformed (the pattern then never matches).
     fn compile(pattern: &str, doublestar: bool, class_matches_slash: bool) -> Option<Nfa> {
-        let mut chars: Vec<char> = Vec::with_capacity(pattern.len());
-        chars.extend(pattern.chars());
-        let mut toks = Vec::with_capacity(chars.len());
+        let b = pattern.as_bytes();
+        let mut toks = Vec::with_capacity(pattern.len());
         let mut i = 0;
-        while i < chars.len() {
-            match chars[i] {
-                '*' => {
+        while i < b.len() {
+            match b[i] {
+                b'*' => {
                     let start = i;
-                    while i < chars.len() && chars[i] == '*' {
+                    while i < b.len() && b[i] == b'*' {
                         i += 1;
                     }
                     let tok = if doublestar && i - start >= 2 {
@@ -183,16 +128,22 @@ impl Nfa {
                     }
                     continue;
                 }
-                '?' => toks.push(Tok::One),
-                '[' => {
-                    let (tok, next) = parse_class(&chars, i + 1)?;
-                    toks.push(tok);
-                    i = next;
-                    continue;
+                b'?' => {
+                    toks.push(Tok::One);
+                    i += 1;
                 }
-                c => toks.push(Tok::Lit(c)),
+                b'[' => {
+                    let mut ranges = Vec::new();
+                    let (negated, next) = parse_class(pattern, i + 1, &mut ranges)?;
+                    toks.push(Tok::Class { negated, ranges });
+                    i = next;
+                }
+                _ => {
+                    let c = char_at(pattern, i);
+                    toks.push(Tok::Lit(c));
+                    i += c.len_utf8();
+                }
             }
-            i += 1;
         }
         let lit = |t: &Tok| match t {
             Tok::Lit(c) => Some(*c),
@@ -221,7 +172,7 @@ impl Nfa {
         let mut needle = String::with_capacity(best.2);
         needle.extend(toks[best.0..best.1].iter().filter_map(lit));
         Some(Nfa {
-            masks: std::sync::OnceLock::new(),
+            masks: OnceLock::new(),
             toks,
             prefix,
             needle,
@@ -310,6 +261,7 @@ impl Nfa {
     }
 
     /// The maximal runs of literal steps.
+    #[cfg(test)]
     fn runs(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut run = String::new();
@@ -397,27 +349,33 @@ fn iter_bits(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-/// Parses a class body starting after `[`; returns the token and the index after `]`.
-fn parse_class(chars: &[char], mut i: usize) -> Option<(Tok, usize)> {
+/// The character starting at byte `i` of `s` (`i` is a character boundary inside `s`).
+fn char_at(s: &str, i: usize) -> char {
+    s[i..].chars().next().unwrap_or('\0')
+}
+
+/// Parses a class body starting at byte `i` (after `[`) into `ranges`; returns whether it is
+/// negated and the byte index after `]`, or `None` when the class is malformed.
+fn parse_class(p: &str, mut i: usize, ranges: &mut Vec<(char, char)>) -> Option<(bool, usize)> {
+    let at = |i: usize| p.get(i..).and_then(|r| r.chars().next());
     let mut negated = false;
-    if chars.get(i) == Some(&'^') {
+    if at(i) == Some('^') {
         negated = true;
         i += 1;
     }
-    let mut ranges = Vec::new();
     loop {
-        let c = *chars.get(i)?;
+        let c = at(i)?;
         if c == ']' && !ranges.is_empty() {
-            return Some((Tok::Class { negated, ranges }, i + 1));
+            return Some((negated, i + 1));
         }
         if c == '-' || c == ']' {
             return None;
         }
         let lo = c;
-        i += 1;
+        i += c.len_utf8();
         let mut hi = lo;
-        if chars.get(i) == Some(&'-') {
-            let h = *chars.get(i + 1)?;
+        if at(i) == Some('-') {
+            let h = at(i + 1)?;
             if h == '-' || h == ']' {
                 return None;
             }
@@ -425,9 +383,57 @@ fn parse_class(chars: &[char], mut i: usize) -> Option<(Tok, usize)> {
                 return None;
             }
             hi = h;
-            i += 2;
+            i += 1 + h.len_utf8();
         }
         ranges.push((lo, hi));
+    }
+}
+
+/// Calls `f` with each maximal run of literal characters of a wildcard pattern (what
+/// [`Nfa::compile`] turns into consecutive literal steps), in order; calls it with nothing when
+/// a class is malformed (the pattern then never matches). `classes` says whether the pattern
+/// may hold a `[`; without one nothing is allocated.
+fn literal_runs(p: &str, classes: bool, f: &mut dyn FnMut(&str)) {
+    let b = p.as_bytes();
+    let mut ranges = Vec::new();
+    // A malformed class anywhere means no literal at all: check before emitting any.
+    if classes {
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'[' {
+                ranges.clear();
+                match parse_class(p, i + 1, &mut ranges) {
+                    Some((_, next)) => i = next,
+                    None => return,
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let (mut i, mut run) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'*' | b'?' => {
+                if i > run {
+                    f(&p[run..i]);
+                }
+                i += 1;
+                run = i;
+            }
+            b'[' => {
+                if i > run {
+                    f(&p[run..i]);
+                }
+                ranges.clear();
+                i = parse_class(p, i + 1, &mut ranges).map_or(b.len(), |(_, next)| next);
+                run = i;
+            }
+            _ => i += 1,
+        }
+    }
+    if b.len() > run {
+        f(&p[run..]);
     }
 }
 
@@ -447,6 +453,13 @@ struct DoubleStarNfa {
     tail: Option<Nfa>,
 }
 
+/// Whether a `**` pattern starts with a star run of two or more followed by `/` (its compiled
+/// steps start `**`, `/`): the gitignore-style retry then also tries the rest.
+fn leading_doublestar_slash(p: &str) -> Option<&str> {
+    let stars = p.bytes().take_while(|&b| b == b'*').count();
+    (stars >= 2).then(|| p[stars..].strip_prefix('/')).flatten()
+}
+
 impl DoubleStarNfa {
     fn new(full: Nfa) -> DoubleStarNfa {
         let tail =
@@ -454,7 +467,7 @@ impl DoubleStarNfa {
                 .then(|| {
                     let toks = full.toks[2..].to_vec();
                     Nfa {
-                        masks: std::sync::OnceLock::new(),
+                        masks: OnceLock::new(),
                         toks,
                         prefix: String::new(),
                         needle: String::new(),
@@ -475,38 +488,33 @@ impl DoubleStarNfa {
 enum CommandKind {
     /// Exactly `*`.
     Everything,
+    /// No wildcard at all: the value equals the pattern.
+    Exact,
     /// Contains `**`.
-    DoubleStar(Option<DoubleStarNfa>),
-    /// Ends with a single `*`: literal prefix, else fall through to `then`.
-    Prefix {
-        prefix: String,
-        then: Box<CommandKind>,
-    },
+    DoubleStar(Option<Box<DoubleStarNfa>>),
+    /// Ends with a single `*`: literal prefix, else fall through to the second.
+    Prefix(Box<(String, CommandKind)>),
     /// Starts with `*`: pieces in order, unanchored.
-    Substrings(Vec<String>),
+    Substrings(Box<[String]>),
     /// Shell-style full match.
-    Shell(Option<Nfa>),
+    Shell(Option<Box<Nfa>>),
     /// Empty or over-limit pattern.
     Never,
 }
 
-/// A compiled command-style glob (spec §4.1).
-#[derive(Debug, Clone)]
-pub struct CommandGlob {
-    source: String,
-    kind: CommandKind,
-}
-
-impl CommandGlob {
-    /// Compiles `pattern` (limits are checked separately by [`check_limits`]).
-    pub fn new(pattern: &str) -> CommandGlob {
-        let p = slashed(pattern);
-        let kind = if p.is_empty() || check_limits(&p).is_err() {
+impl CommandKind {
+    /// Compiles a pattern whose `\` are already read as `/`.
+    fn new(p: &str) -> CommandKind {
+        if p.is_empty() || check_limits(p).is_err() {
             CommandKind::Never
         } else if p == "*" {
             CommandKind::Everything
         } else if p.contains("**") {
-            CommandKind::DoubleStar(Nfa::compile(&p, true, false).map(DoubleStarNfa::new))
+            CommandKind::DoubleStar(
+                Nfa::compile(p, true, false).map(|n| Box::new(DoubleStarNfa::new(n))),
+            )
+        } else if !p.contains(['*', '?', '[']) {
+            CommandKind::Exact
         } else {
             let rest = if p.starts_with('*') {
                 CommandKind::Substrings(
@@ -516,20 +524,36 @@ impl CommandGlob {
                         .collect(),
                 )
             } else {
-                CommandKind::Shell(Nfa::compile(&p, false, true))
+                CommandKind::Shell(Nfa::compile(p, false, true).map(Box::new))
             };
             if let Some(prefix) = p.strip_suffix('*') {
-                CommandKind::Prefix {
-                    prefix: prefix.to_string(),
-                    then: Box::new(rest),
-                }
+                CommandKind::Prefix(Box::new((prefix.to_string(), rest)))
             } else {
                 rest
             }
-        };
+        }
+    }
+}
+
+/// A compiled command-style glob (spec §4.1). Construction only stores the pattern; it is
+/// compiled on first match, so loading a policy does not pay for patterns no call reaches.
+#[derive(Debug, Clone)]
+pub struct CommandGlob {
+    source: String,
+    kind: OnceLock<Box<CommandKind>>,
+}
+
+impl CommandGlob {
+    /// A glob for `pattern` (limits are checked separately by [`check_limits`]).
+    pub fn new(pattern: &str) -> CommandGlob {
+        CommandGlob::from_string(pattern.to_string())
+    }
+
+    /// [`CommandGlob::new`] for a pattern the caller gives away.
+    pub fn from_string(pattern: String) -> CommandGlob {
         CommandGlob {
-            source: pattern.to_string(),
-            kind,
+            source: pattern,
+            kind: OnceLock::new(),
         }
     }
 
@@ -538,26 +562,32 @@ impl CommandGlob {
         &self.source
     }
 
-    /// Literals every matching value contains (after `\` → `/`): the maximal literal runs of a
-    /// wildcard pattern (of its tail, when a leading `**/` may match nothing), or the pieces of
-    /// a leading-`*` pattern. Empty when a value needs no literal.
-    pub fn required_literals(&self) -> Vec<String> {
-        fn of(kind: &CommandKind) -> Vec<String> {
-            match kind {
-                CommandKind::Everything | CommandKind::Never => Vec::new(),
-                // A leading `**/` may match nothing, so only the tail's literals are required
-                // (`**/.aws/credentials` matches `.aws/credentials`).
-                CommandKind::DoubleStar(Some(d)) => match &d.tail {
-                    Some(t) => t.runs(),
-                    None => d.full.runs(),
-                },
-                CommandKind::Shell(Some(n)) => n.runs(),
-                CommandKind::DoubleStar(None) | CommandKind::Shell(None) => Vec::new(),
-                CommandKind::Prefix { then, .. } => of(then),
-                CommandKind::Substrings(p) => p.clone(),
-            }
+    fn kind(&self) -> &CommandKind {
+        self.kind
+            .get_or_init(|| Box::new(CommandKind::new(&slashed(&self.source))))
+    }
+
+    /// Compiles the pattern now instead of on first match.
+    pub fn prepare(&self) {
+        self.kind();
+    }
+
+    /// Calls `f` with every literal each matching value contains (after `\` → `/`): the maximal
+    /// literal runs of a wildcard pattern (of its tail, when a leading `**/` may match nothing),
+    /// or the pieces of a leading-`*` pattern; nothing when a value needs no literal. Reads the
+    /// pattern text only: nothing is compiled.
+    pub fn for_each_required_literal(&self, f: &mut dyn FnMut(&str)) {
+        if self.source.as_bytes().contains(&b'\\') {
+            return literals_of(&self.source.replace('\\', "/"), f);
         }
-        of(&self.kind)
+        literals_of(&self.source, f)
+    }
+
+    /// The literals of [`CommandGlob::for_each_required_literal`], collected.
+    pub fn required_literals(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.for_each_required_literal(&mut |l| out.push(l.to_string()));
+        out
     }
 
     /// Whether `value` matches (case-sensitive).
@@ -565,25 +595,119 @@ impl CommandGlob {
         if value.len() > MAX_VALUE_BYTES {
             return false;
         }
+        let kind = self.kind();
         if value.contains('\\') {
             let v = value.replace('\\', "/");
-            return kind_matches(&self.kind, &v);
+            return kind_matches(kind, &self.source, &v);
         }
-        kind_matches(&self.kind, value)
+        kind_matches(kind, &self.source, value)
     }
 }
 
-fn kind_matches(kind: &CommandKind, v: &str) -> bool {
+/// Bytes that end a literal run in some dialect: `*`, `?` and `[`.
+const RUN_ENDS: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'*' as usize] = true;
+    t[b'?' as usize] = true;
+    t[b'[' as usize] = true;
+    t
+};
+
+/// [`CommandGlob::for_each_required_literal`] of a pattern whose `\\` are read as `/`.
+fn literals_of(p: &str, f: &mut dyn FnMut(&str)) {
+    let b = p.as_bytes();
+    if b.is_empty() || p == "*" || b.len() > MAX_PATTERN_BYTES {
+        return;
+    }
+    // One pass: the literal runs between `*`, `?` and classes (kept for later: nothing may be
+    // reported before the limits are known to hold), the `**` runs and whether there is a class.
+    let mut runs = [(0u32, 0u32); 16];
+    let (mut nruns, mut doublestars, mut classes, mut stars_at_start) = (0, 0, false, 0);
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && !RUN_ENDS[usize::from(b[i])] {
+            i += 1;
+        }
+        if i > start {
+            if nruns < runs.len() {
+                runs[nruns] = (start as u32, i as u32);
+            }
+            nruns += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        match b[i] {
+            b'*' => {
+                let star = i;
+                while i < b.len() && b[i] == b'*' {
+                    i += 1;
+                }
+                doublestars += usize::from(i - star >= 2);
+                if star == 0 {
+                    stars_at_start = i;
+                }
+            }
+            b'[' => {
+                classes = true;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    if doublestars > MAX_DOUBLESTARS || (doublestars > 0 && b.len() > MAX_DOUBLESTAR_PATTERN_BYTES)
+    {
+        return;
+    }
+    if doublestars > 0 {
+        // A leading `**/` may match nothing, so only the tail's literals are required
+        // (`**/.aws/credentials` matches `.aws/credentials`). The tail's steps are the
+        // pattern's after `**`, `/`, and every class of the pattern is in the tail.
+        literal_runs(leading_doublestar_slash(p).unwrap_or(p), classes, f);
+    } else if stars_at_start > 0 {
+        // Leading `*`: the pieces between stars, `?` and `[` included.
+        let mut run = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'*' {
+                if i > run {
+                    f(&p[run..i]);
+                }
+                run = i + 1;
+            }
+        }
+        if b.len() > run {
+            f(&p[run..]);
+        }
+    } else if classes || nruns > runs.len() {
+        literal_runs(p, classes, f);
+    } else {
+        // No class and no `**`: the runs found above are the literal steps.
+        for &(s, e) in &runs[..nruns] {
+            f(&p[s as usize..e as usize]);
+        }
+    }
+}
+
+/// `v` (already slashed) equals `source` with `\` read as `/`.
+fn equals_slashed(source: &str, v: &str) -> bool {
+    source.len() == v.len()
+        && source
+            .bytes()
+            .zip(v.bytes())
+            .all(|(a, b)| if a == b'\\' { b == b'/' } else { a == b })
+}
+
+fn kind_matches(kind: &CommandKind, source: &str, v: &str) -> bool {
     match kind {
         CommandKind::Everything => true,
         CommandKind::Never => false,
+        CommandKind::Exact => equals_slashed(source, v),
         CommandKind::DoubleStar(nfa) => nfa.as_ref().is_some_and(|n| n.matches(v)),
-        CommandKind::Prefix { prefix, then } => {
-            v.starts_with(prefix.as_str()) || kind_matches(then, v)
-        }
+        CommandKind::Prefix(p) => v.starts_with(p.0.as_str()) || kind_matches(&p.1, source, v),
         CommandKind::Substrings(pieces) => {
             let mut rest = v.as_bytes();
-            for piece in pieces {
+            for piece in pieces.iter() {
                 match memmem::find(rest, piece.as_bytes()) {
                     Some(at) => rest = &rest[at + piece.len()..],
                     None => return false,
@@ -602,33 +726,32 @@ pub fn shell_match(pattern: &str, value: &str) -> bool {
     Nfa::compile(&p, false, true).is_some_and(|n| n.matches(&v))
 }
 
-/// A compiled path glob (spec §4.2).
+/// A compiled path pattern: the whole pattern, and its tail after a leading `**/`.
 #[derive(Debug, Clone)]
-pub struct PathGlob {
-    source: String,
-    nfa: Option<Nfa>,
+struct PathNfa {
+    full: Nfa,
     /// The pattern without its leading `**/`, tried when the full pattern fails.
     tail: Option<Nfa>,
 }
 
+/// A compiled path glob (spec §4.2), compiled on first match.
+#[derive(Debug, Clone)]
+pub struct PathGlob {
+    source: String,
+    nfa: OnceLock<Option<Box<PathNfa>>>,
+}
+
 impl PathGlob {
-    /// Compiles `pattern`; an empty, malformed or over-limit pattern never matches.
+    /// A glob for `pattern`; an empty, malformed or over-limit pattern never matches.
     pub fn new(pattern: &str) -> PathGlob {
-        let p = pattern.replace('\\', "/");
-        let ok = !p.is_empty() && check_limits(&p).is_ok();
-        let nfa = if ok {
-            Nfa::compile(&p, true, false)
-        } else {
-            None
-        };
-        let tail = match (&nfa, p.strip_prefix("**/")) {
-            (Some(_), Some(rest)) => Nfa::compile(rest, true, false),
-            _ => None,
-        };
+        PathGlob::from_string(pattern.to_string())
+    }
+
+    /// [`PathGlob::new`] for a pattern the caller gives away.
+    pub fn from_string(pattern: String) -> PathGlob {
         PathGlob {
-            source: pattern.to_string(),
-            nfa,
-            tail,
+            source: pattern,
+            nfa: OnceLock::new(),
         }
     }
 
@@ -637,11 +760,33 @@ impl PathGlob {
         &self.source
     }
 
+    fn nfa(&self) -> Option<&PathNfa> {
+        self.nfa
+            .get_or_init(|| {
+                let p = self.source.replace('\\', "/");
+                if p.is_empty() || check_limits(&p).is_err() {
+                    return None;
+                }
+                let full = Nfa::compile(&p, true, false)?;
+                let tail = p
+                    .strip_prefix("**/")
+                    .and_then(|rest| Nfa::compile(rest, true, false));
+                Some(Box::new(PathNfa { full, tail }))
+            })
+            .as_deref()
+    }
+
+    /// Compiles the pattern now instead of on first match.
+    pub fn prepare(&self) {
+        self.nfa();
+    }
+
     /// Whether `path` matches the whole pattern.
     pub fn matches(&self, path: &str) -> bool {
         if path.len() > MAX_VALUE_BYTES {
             return false;
         }
+        let Some(nfa) = self.nfa() else { return false };
         let owned;
         let v = if path.contains('\\') {
             owned = path.replace('\\', "/");
@@ -649,16 +794,15 @@ impl PathGlob {
         } else {
             path
         };
-        let Some(nfa) = &self.nfa else { return false };
-        nfa.matches(v) || self.tail.as_ref().is_some_and(|t| t.matches(v))
+        nfa.full.matches(v) || nfa.tail.as_ref().is_some_and(|t| t.matches(v))
     }
 }
 
-/// A compiled domain glob (spec §4.3).
+/// A compiled domain glob (spec §4.3), compiled on first match.
 #[derive(Debug, Clone)]
 pub struct DomainGlob {
     source: String,
-    nfa: Option<Nfa>,
+    nfa: OnceLock<Option<Box<Nfa>>>,
 }
 
 /// Lower-cases, trims and drops one trailing dot, as domain matching does on both sides.
@@ -671,17 +815,16 @@ pub fn normalize_domain(s: &str) -> String {
 }
 
 impl DomainGlob {
-    /// Compiles `pattern`.
+    /// A glob for `pattern`.
     pub fn new(pattern: &str) -> DomainGlob {
-        let p = normalize_domain(pattern);
-        let nfa = if p.is_empty() || check_limits(&p).is_err() {
-            None
-        } else {
-            Nfa::compile(&p, false, true)
-        };
+        DomainGlob::from_string(pattern.to_string())
+    }
+
+    /// [`DomainGlob::new`] for a pattern the caller gives away.
+    pub fn from_string(pattern: String) -> DomainGlob {
         DomainGlob {
-            source: pattern.to_string(),
-            nfa,
+            source: pattern,
+            nfa: OnceLock::new(),
         }
     }
 
@@ -690,13 +833,31 @@ impl DomainGlob {
         &self.source
     }
 
+    fn nfa(&self) -> Option<&Nfa> {
+        self.nfa
+            .get_or_init(|| {
+                let p = normalize_domain(&self.source);
+                if p.is_empty() || check_limits(&p).is_err() {
+                    None
+                } else {
+                    Nfa::compile(&p, false, true).map(Box::new)
+                }
+            })
+            .as_deref()
+    }
+
+    /// Compiles the pattern now instead of on first match.
+    pub fn prepare(&self) {
+        self.nfa();
+    }
+
     /// Whether `host` matches (case-insensitive).
     pub fn matches(&self, host: &str) -> bool {
         if host.len() > MAX_VALUE_BYTES {
             return false;
         }
-        let h = normalize_domain(host);
-        self.nfa.as_ref().is_some_and(|n| n.matches(&h))
+        let Some(nfa) = self.nfa() else { return false };
+        nfa.matches(&normalize_domain(host))
     }
 }
 
@@ -829,6 +990,72 @@ mod tests {
                     proptest::prop_assert!(v.contains(&l), "pattern {:?} value {:?} literal {:?}", p, v, l);
                 }
             }
+        }
+    }
+
+    /// The required literals as read from the compiled steps (what the prefilter relied on
+    /// before literals were read from the pattern text).
+    fn compiled_literals(g: &CommandGlob) -> Vec<String> {
+        fn of(kind: &CommandKind, source: &str) -> Vec<String> {
+            match kind {
+                CommandKind::Everything | CommandKind::Never => Vec::new(),
+                CommandKind::Exact => vec![source.replace('\\', "/")],
+                CommandKind::DoubleStar(Some(d)) => match &d.tail {
+                    Some(t) => t.runs(),
+                    None => d.full.runs(),
+                },
+                CommandKind::Shell(Some(n)) => n.runs(),
+                CommandKind::DoubleStar(None) | CommandKind::Shell(None) => Vec::new(),
+                CommandKind::Prefix(p) => of(&p.1, source),
+                CommandKind::Substrings(p) => p.to_vec(),
+            }
+        }
+        of(g.kind(), g.source())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+        /// Literals read from the pattern text equal those of the compiled pattern, and a lazily
+        /// compiled glob matches like one compiled up front.
+        #[test]
+        fn text_literals_equal_compiled_literals(
+            p in "[ab/*?\\\\é^-]{0,5}(\\[\\^?[a-cé/\\]-]{0,3}\\]?)?[ab/*?\\\\é\\[]{0,5}",
+            v in "[abcé/\\\\ -]{0,10}",
+        ) {
+            let lazy = CommandGlob::new(&p);
+            proptest::prop_assert_eq!(lazy.required_literals(), compiled_literals(&lazy), "pattern {:?}", p);
+            let eager = CommandGlob::new(&p);
+            eager.prepare();
+            proptest::prop_assert_eq!(lazy.matches(&v), eager.matches(&v), "pattern {:?} value {:?}", p, v);
+        }
+    }
+
+    #[test]
+    fn literal_examples() {
+        for (p, want) in [
+            ("git push *", vec!["git push "]),
+            ("**/.aws/credentials", vec![".aws/credentials"]),
+            ("***/x/**", vec!["x/"]),
+            ("*/x", vec!["/x"]),
+            ("*curl*localhost*", vec!["curl", "localhost"]),
+            ("a[bc]d?e", vec!["a", "d", "e"]),
+            ("a[z-b]d", vec![]),
+            ("**/a[]", vec![]),
+            ("rm -rf /", vec!["rm -rf /"]),
+            ("C:\\Windows\\*", vec!["C:/Windows/"]),
+            ("*", vec![]),
+            ("", vec![]),
+            (
+                "ab?c?d?e?f?g?h?i?j?k?l?m?n?o?p?q?rs",
+                vec![
+                    "ab", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p",
+                    "q", "rs",
+                ],
+            ),
+        ] {
+            let g = CommandGlob::new(p);
+            assert_eq!(g.required_literals(), want, "{p:?}");
+            assert_eq!(compiled_literals(&g), want, "{p:?}");
         }
     }
 

@@ -16,21 +16,22 @@ pub const PROFILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Embedded profiles decoded at build time and re-encoded as JSON (see `build.rs`), as
-/// (name, JSON text). A profile missing here is read from its YAML.
-const PROFILES_JSON: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/profiles_json.rs"));
+/// Embedded profiles decoded and validated at build time, in the engine's packed form (see
+/// `build.rs` and [`super::packed`]), as (name, bytes). A profile missing here is read from its
+/// YAML.
+const PROFILES_PACKED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/profiles_packed.rs"));
 
 /// The YAML text of an embedded profile.
 pub fn get(name: &str) -> Option<&'static str> {
     PROFILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// The build-time decoding of an embedded profile, as JSON.
-pub fn prebuilt_json(name: &str) -> Option<&'static str> {
-    PROFILES_JSON
+/// The build-time decoding of an embedded profile (already validated), packed.
+pub fn prebuilt(name: &str) -> Option<&'static [u8]> {
+    PROFILES_PACKED
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
+        .map(|(_, b)| *b)
 }
 
 #[cfg(test)]
@@ -39,15 +40,14 @@ mod tests {
     use crate::engine::load::load_text;
 
     #[test]
-    fn prebuilt_json_decodes_like_the_yaml() {
+    fn prebuilt_decodes_like_the_yaml() {
         for (name, text) in PROFILES {
-            let json = prebuilt_json(name).unwrap_or_else(|| panic!("{name}: no prebuilt JSON"));
+            let bytes = prebuilt(name).unwrap_or_else(|| panic!("{name}: no prebuilt form"));
             let from_yaml = crate::engine::load::parse_policy(name, text).expect("yaml");
-            let from_json: crate::engine::model::PolicyFile =
-                serde_json::from_str(json).expect("json");
+            let from_packed = crate::engine::packed::decode(bytes).expect("packed");
             assert_eq!(
                 format!("{from_yaml:?}"),
-                format!("{from_json:?}"),
+                format!("{from_packed:?}"),
                 "{name}: build-time decoding differs"
             );
             let a = load_text(name, text).expect("yaml load");

@@ -71,7 +71,7 @@ pub fn embedded(name: &str) -> Result<PolicySet, LoadError> {
         path: format!("embedded:{name}"),
         message: format!("no embedded profile named {name:?}"),
     })?;
-    load::load_embedded(name, text, profiles::prebuilt_json(name))
+    load::load_embedded(name, text, profiles::prebuilt(name))
 }
 
 /// The git root at or above `dir`.

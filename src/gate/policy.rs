@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::engine::compile::compile_owned;
 use crate::engine::resolve::{self, ResolveOptions};
-use crate::engine::{CompiledPolicySet, LoadError, compile};
+use crate::engine::{CompiledPolicySet, LoadError};
 
 /// One loaded policy generation.
 #[derive(Debug)]
@@ -44,24 +45,24 @@ impl Snapshot {
         let t = Instant::now();
         let mut set = resolve::resolve(opts)?;
         let once = super::grants::OnceGrants::for_home(opts.home.as_deref()).filter(&mut set);
-        let compiled = compile(&set);
+        let compiled = compile_owned(set);
         let config_path = match &opts.config {
             Some(p) => p.display().to_string(),
-            None => set
+            None => compiled
                 .sources
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "embedded:standard".into()),
         };
         Ok(Snapshot {
-            compiled,
             config_path,
-            sources: set.sources.clone(),
-            warnings: set.warnings.clone(),
+            sources: compiled.sources.clone(),
+            warnings: compiled.warnings.clone(),
             loaded_at: SystemTime::now(),
             load_time: t.elapsed(),
             once,
-            notify: set.notify.clone(),
+            notify: compiled.notify.clone(),
+            compiled,
         })
     }
 }
@@ -103,6 +104,8 @@ impl PolicyHandle {
     /// Loads the first snapshot; an error here is a start-up error.
     pub fn load(opts: ResolveOptions) -> Result<PolicyHandle, LoadError> {
         let snap = Snapshot::load(&opts)?;
+        // Long-lived: compile every pattern now rather than on the first calls that reach it.
+        snap.compiled.prepare();
         Ok(PolicyHandle {
             opts,
             current: RwLock::new(Arc::new(snap)),
@@ -145,6 +148,7 @@ impl PolicyHandle {
         let result = Snapshot::load(&self.opts)
             .map_err(ReloadError::from)
             .and_then(|snap| {
+                snap.compiled.prepare();
                 let old = self.current().policy_count();
                 if snap.policy_count() == 0 && old > 0 {
                     return Err(ReloadError::Emptied { old });
