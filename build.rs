@@ -35,6 +35,46 @@ mod validate;
 #[path = "src/engine/packed.rs"]
 mod packed;
 
+/// Packs the `rampart` executable's relative relocations (`DT_RELR`) on glibc ≥ 2.36.
+///
+/// A one-shot `rampart hook` process pays for dynamic relocation on every tool call: the PIE
+/// carries ~22k `R_X86_64_RELATIVE` entries (530 KB of `.rela.dyn`) that the loader reads and
+/// applies before `main`. Packed, the table is ~6 KB and is applied in a tight loop. The binary
+/// stays position-independent (ASLR intact). Measured with a loop of 200 `rampart hook`
+/// processes under `perf stat`: ~1.2 ms less CPU per process. The packed form needs the
+/// loader of glibc 2.36 or later (the linker records `GLIBC_ABI_DT_RELR`), so it is only used
+/// when the build machine's glibc has it; `RAMPART_NO_RELR=1` turns it off.
+fn pack_relative_relocations() {
+    println!("cargo:rerun-if-env-changed=RAMPART_NO_RELR");
+    let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
+    let native = std::env::var("HOST").ok() == std::env::var("TARGET").ok();
+    if !linux_gnu || !native || std::env::var_os("RAMPART_NO_RELR").is_some() {
+        return;
+    }
+    if host_glibc().is_some_and(|v| v >= (2, 36)) {
+        println!("cargo:rustc-link-arg-bin=rampart=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// The build machine's glibc version, from `getconf GNU_LIBC_VERSION` ("glibc 2.36").
+fn host_glibc() -> Option<(u32, u32)> {
+    let out = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let version = text.trim().strip_prefix("glibc ")?;
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    Some((major, minor))
+}
+
 /// Largest policy file the engine accepts (`load::MAX_POLICY_BYTES`).
 const MAX_POLICY_BYTES: usize = 1 << 20;
 
@@ -46,6 +86,7 @@ fn main() {
         println!("cargo:rerun-if-changed=src/engine/{f}.rs");
     }
     println!("cargo:rerun-if-changed=policies");
+    pack_relative_relocations();
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
     let mut names: Vec<String> = std::fs::read_dir("policies")
         .expect("policies/")
