@@ -779,3 +779,160 @@ fn installed_commands_run_the_real_hook() {
         assert_eq!(decision, "deny", "{host}: {v}");
     }
 }
+
+/// Claude Desktop has no hooks: setup puts each stdio MCP server behind `rampart mcp --`,
+/// leaves remote servers and every other setting alone, and `--remove` restores the file.
+#[test]
+fn claude_desktop_servers_round_trip() {
+    let sb = Sandbox::new();
+    let file = sb.home.join(".config/Claude/claude_desktop_config.json");
+    let before = read(&Path::new(GOLDEN).join("claude-desktop.before.json"));
+    write(&file, &before);
+
+    let out = sb.ok(&["claude-desktop"]);
+    assert!(
+        out.contains("✓ 2 MCP server(s) now run through rampart mcp")
+            && out.contains("filesystem, weather"),
+        "{out}"
+    );
+    assert!(out.contains("Not changed: remote (remote server"), "{out}");
+    assert!(out.contains("Restart Claude Desktop"), "{out}");
+    let after = golden("claude-desktop.after.json");
+    assert_eq!(read(&file), after);
+    assert_eq!(backups(&file).len(), 1);
+
+    let out = sb.ok(&["claude-desktop"]);
+    assert!(out.contains("already run through rampart mcp"), "{out}");
+    assert_eq!(read(&file), after, "second run changes nothing");
+    assert_eq!(backups(&file).len(), 1);
+
+    let out = sb.ok(&["claude-desktop", "--remove"]);
+    assert!(
+        out.contains("✓ Removed rampart mcp from 2 MCP server(s)"),
+        "{out}"
+    );
+    assert_eq!(read(&file), before, "remove restores the original");
+    let out = sb.ok(&["claude-desktop", "--remove"]);
+    assert!(out.contains("nothing to remove"), "{out}");
+    assert_eq!(read(&file), before);
+}
+
+/// XDG_CONFIG_HOME moves Claude Desktop's config; an entry wrapped by another Rampart binary
+/// (an older install, or the Go one) is pointed at this binary and keeps its proxy flags; a
+/// broken file is never replaced, even with --force.
+#[test]
+fn claude_desktop_honours_xdg_and_upgrades_other_installs() {
+    let sb = Sandbox::new();
+    let xdg = sb.home.join("xdg");
+    let sb = sb.with_env("XDG_CONFIG_HOME", &xdg);
+    let file = xdg.join("Claude/claude_desktop_config.json");
+    write(
+        &file,
+        r#"{"mcpServers":{"db":{"command":"/usr/local/bin/rampart","args":["mcp","--filter-tools","--","db-server","--ro"]}}}"#,
+    );
+    let out = sb.ok(&["claude-desktop"]);
+    assert!(out.contains("1 MCP server(s) now run through"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&read(&file)).unwrap();
+    assert_eq!(v["mcpServers"]["db"]["command"], bin());
+    assert_eq!(
+        v["mcpServers"]["db"]["args"],
+        serde_json::json!(["mcp", "--filter-tools", "--", "db-server", "--ro"])
+    );
+    sb.ok(&["claude-desktop", "--remove"]);
+    let v: serde_json::Value = serde_json::from_str(&read(&file)).unwrap();
+    assert_eq!(
+        v["mcpServers"]["db"],
+        serde_json::json!({"command": "db-server", "args": ["--ro"]})
+    );
+
+    write(&file, "{\"mcpServers\": {");
+    for args in [&["claude-desktop"][..], &["claude-desktop", "--force"]] {
+        let err = sb.fails(args);
+        assert!(err.contains("nothing was changed"), "{err}");
+        assert_eq!(read(&file), "{\"mcpServers\": {");
+    }
+    let err = sb.fails(&["codex", "--mcp"]);
+    assert!(
+        err.contains("--mcp works with claude-desktop and cursor"),
+        "{err}"
+    );
+}
+
+/// `setup cursor --mcp` edits `~/.cursor/mcp.json` (the hook file is untouched), and the
+/// command it writes really runs the server behind the proxy: a destructive tool call is
+/// answered by Rampart and never reaches the server.
+#[test]
+fn cursor_mcp_servers_run_through_the_proxy() {
+    let sb = Sandbox::new();
+    let file = sb.home.join(".cursor/mcp.json");
+    let seen = sb.home.join("server-saw.txt");
+    let server = format!("cat > '{}'", seen.display());
+    write(
+        &file,
+        &serde_json::json!({"mcpServers": {"spy": {"command": "sh", "args": ["-c", server]}}})
+            .to_string(),
+    );
+    let out = sb.ok(&["cursor", "--mcp"]);
+    assert!(out.contains("1 MCP server(s) now run through"), "{out}");
+    assert!(out.contains("rampart setup cursor --mcp --remove"), "{out}");
+    assert!(!sb.home.join(".cursor/hooks.json").exists());
+
+    let v: serde_json::Value = serde_json::from_str(&read(&file)).unwrap();
+    let entry = &v["mcpServers"]["spy"];
+    let args: Vec<String> = entry["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let mut child = Command::new(entry["command"].as_str().unwrap())
+        .args(&args)
+        .env_clear()
+        .env("HOME", &sb.home)
+        .env("PATH", "/usr/bin:/bin")
+        .env("RAMPART_NO_PROJECT_POLICY", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let frames = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/etc/hosts"}}}"#,
+    ];
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{}\n", frames.join("\n")).as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let answer: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["id"] == 2)
+        .unwrap_or_else(|| {
+            panic!(
+                "no answer to the denied call\nstdout: {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Rampart: "),
+        "{answer}"
+    );
+    let server_in = read(&seen);
+    assert!(
+        server_in.contains("\"ping\""),
+        "the server got the ping: {server_in}"
+    );
+    assert!(!server_in.contains("delete_file"), "{server_in}");
+
+    sb.ok(&["cursor", "--mcp", "--remove"]);
+    let v: serde_json::Value = serde_json::from_str(&read(&file)).unwrap();
+    assert_eq!(v["mcpServers"]["spy"]["command"], "sh");
+}

@@ -5,7 +5,7 @@ use anyhow::bail;
 
 use super::command::find_on_path;
 use super::detect::detect;
-use super::{Action, Env, Host, Outcome, apply, plan};
+use super::{Action, Env, Host, Outcome, apply, plan, plan_mcp};
 
 /// Arguments of `rampart setup`.
 #[derive(clap::Args, Debug)]
@@ -22,6 +22,10 @@ pub struct SetupArgs {
     /// that are not Rampart's.
     #[arg(long)]
     pub force: bool,
+    /// Put the host's MCP servers behind `rampart mcp --` instead of installing a hook
+    /// (Cursor's `~/.cursor/mcp.json`; implied for claude-desktop).
+    #[arg(long)]
+    pub mcp: bool,
 }
 
 /// Runs `rampart setup`; returns the exit code.
@@ -43,14 +47,30 @@ pub fn run(a: SetupArgs) -> anyhow::Result<i32> {
     } else {
         Action::Install
     };
-    let plan = plan(host, action, a.force, &env)?;
+    let mcp = a.mcp || host.mcp_only();
+    let plan = if mcp {
+        match plan_mcp(host, action, &env) {
+            Some(p) => p?,
+            None => bail!(
+                "--mcp works with claude-desktop and cursor; {} is protected by its hook: rampart setup {}",
+                host.title(),
+                host.name()
+            ),
+        }
+    } else {
+        plan(host, action, a.force, &env)?
+    };
     let backups = apply(&plan)?;
     for line in &plan.lines {
         println!("{line}");
     }
-    let command = env.hook_command(host);
-    if action == Action::Install {
-        println!("  Hook command: {command}");
+    if action == Action::Install && mcp {
+        println!(
+            "  Servers run as: {} mcp -- <the server's command>",
+            super::command::sh_quote(&env.bin.to_string_lossy())
+        );
+    } else if action == Action::Install {
+        println!("  Hook command: {}", env.hook_command(host));
     }
     for b in &backups {
         println!("  Backup of the previous file: {}", b.display());
@@ -67,7 +87,15 @@ pub fn run(a: SetupArgs) -> anyhow::Result<i32> {
         }
         println!();
         println!("Next:");
-        let remove = format!("rampart setup {} --remove", host.name());
+        let remove = format!(
+            "rampart setup {}{} --remove",
+            host.name(),
+            if mcp && !host.mcp_only() {
+                " --mcp"
+            } else {
+                ""
+            }
+        );
         for (cmd, why) in [
             (
                 "rampart test \"rm -rf /\"",
@@ -102,11 +130,19 @@ fn print_detection(env: &Env) {
     println!("Agents found (nothing has been changed):");
     let mut todo = Vec::new();
     for d in &found {
+        let mcp = d.host.mcp_only();
         let state = match &d.state {
+            Ok(Outcome::AlreadyConfigured) if mcp => {
+                "no MCP server left to put behind Rampart".to_string()
+            }
             Ok(Outcome::AlreadyConfigured) => "Rampart hook already configured".to_string(),
             Ok(_) => {
                 todo.push(d.host);
-                "Rampart hook not installed".to_string()
+                if mcp {
+                    "MCP servers not behind Rampart".to_string()
+                } else {
+                    "Rampart hook not installed".to_string()
+                }
             }
             Err(e) => format!("cannot check: {e}"),
         };

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use super::command::find_on_path;
-use super::{Action, Env, Host, Outcome, antigravity, claude_code, codex, copilot, plan};
+use super::{
+    Action, Env, Host, Outcome, antigravity, claude_code, codex, copilot, mcp_servers, plan,
+};
 
 /// One host that looks installed.
 #[derive(Debug)]
@@ -41,6 +43,10 @@ fn signs(host: Host, env: &Env) -> (Vec<PathBuf>, &'static [&'static str]) {
                 antigravity::plugin_dir(env),
             ],
             &["antigravity"],
+        ),
+        Host::ClaudeDesktop => (
+            vec![mcp_servers::claude_desktop_dir(env)],
+            &["claude-desktop"],
         ),
     }
 }

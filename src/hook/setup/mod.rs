@@ -6,6 +6,9 @@
 //! holding content that is not Rampart's, atomic private writes, and a check that nothing
 //! changed the file in between. Planning never writes, so `rampart setup` with no host can
 //! report each host's state safely.
+//!
+//! MCP clients (Claude Desktop, and Cursor with `--mcp`) get their `mcpServers` entries put
+//! behind `rampart mcp --` instead (`mcp_servers`).
 
 mod antigravity;
 mod claude_code;
@@ -20,6 +23,7 @@ mod fsops;
 mod gemini;
 mod hooks_json;
 pub mod json;
+mod mcp_servers;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -45,11 +49,13 @@ pub enum Host {
     Copilot,
     /// Google Antigravity (CLI and IDE).
     Antigravity,
+    /// Anthropic's Claude Desktop (MCP servers only: it has no hooks).
+    ClaudeDesktop,
 }
 
 impl Host {
     /// Every host, in the order they are listed to the user.
-    pub const ALL: [Host; 7] = [
+    pub const ALL: [Host; 8] = [
         Host::ClaudeCode,
         Host::Codex,
         Host::Cline,
@@ -57,9 +63,10 @@ impl Host {
         Host::Gemini,
         Host::Copilot,
         Host::Antigravity,
+        Host::ClaudeDesktop,
     ];
 
-    /// The command-line name, which is also the `hook --format` value.
+    /// The command-line name, which is also the `hook --format` value for hook hosts.
     pub fn name(self) -> &'static str {
         match self {
             Host::ClaudeCode => "claude-code",
@@ -69,6 +76,7 @@ impl Host {
             Host::Gemini => "gemini",
             Host::Copilot => "copilot",
             Host::Antigravity => "antigravity",
+            Host::ClaudeDesktop => "claude-desktop",
         }
     }
 
@@ -82,7 +90,13 @@ impl Host {
             Host::Gemini => "Gemini CLI",
             Host::Copilot => "GitHub Copilot",
             Host::Antigravity => "Antigravity",
+            Host::ClaudeDesktop => "Claude Desktop",
         }
+    }
+
+    /// Whether setup protects this host through its MCP servers rather than a hook.
+    pub fn mcp_only(self) -> bool {
+        self == Host::ClaudeDesktop
     }
 }
 
@@ -106,6 +120,8 @@ pub struct Env {
     pub codex_home: Option<String>,
     /// `$COPILOT_HOME`, if set and non-empty.
     pub copilot_home: Option<String>,
+    /// `$XDG_CONFIG_HOME`, if set and non-empty.
+    pub xdg_config_home: Option<String>,
     /// `$PATH`.
     pub path_var: Option<OsString>,
     /// The absolute path of the `rampart` binary the hook entries run.
@@ -134,6 +150,7 @@ impl Env {
             claude_config_dir: var("CLAUDE_CONFIG_DIR"),
             codex_home: var("CODEX_HOME"),
             copilot_home: var("COPILOT_HOME"),
+            xdg_config_home: var("XDG_CONFIG_HOME"),
             path_var,
             bin,
         })
@@ -280,6 +297,15 @@ pub enum SetupError {
         /// The parser's message.
         detail: String,
     },
+    /// An MCP client's config cannot be edited safely (never replaced: it holds the user's
+    /// servers).
+    #[error("{}: {detail}; nothing was changed — fix it by hand first", path.display())]
+    NotEditable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// A file Rampart would replace is not Rampart's.
     #[error("{} exists and is not managed by Rampart; refusing to touch it (even with --force) — move it aside to install Rampart's hook", .0.display())]
     NotOurs(PathBuf),
@@ -324,5 +350,12 @@ pub fn plan(host: Host, action: Action, force: bool, env: &Env) -> Result<Plan, 
         Host::Gemini => gemini::plan(action, force, env),
         Host::Copilot => copilot::plan(action, force, env),
         Host::Antigravity => antigravity::plan(action, force, env),
+        Host::ClaudeDesktop => mcp_servers::plan(host, action, env),
     }
+}
+
+/// Plans putting `host`'s MCP servers behind `rampart mcp --` (or taking them out); `None`
+/// when the host has no MCP server list setup knows.
+pub fn plan_mcp(host: Host, action: Action, env: &Env) -> Option<Result<Plan, SetupError>> {
+    matches!(host, Host::ClaudeDesktop | Host::Cursor).then(|| mcp_servers::plan(host, action, env))
 }
