@@ -45,8 +45,9 @@ enum Command {
     Deny(cli::client_cmd::DenyArgs),
     /// Answer one agent-host hook event (stdin JSON → stdout JSON in the host's format).
     Hook(rampart::hook::HookArgs),
-    /// Run an MCP server behind policy: `rampart mcp [flags] -- CMD ARGS…` (stdio proxy).
-    Mcp(rampart::mcp::McpArgs),
+    /// Run an MCP server behind policy: `rampart mcp [flags] -- CMD ARGS…` (stdio proxy), or
+    /// `rampart mcp scan -- CMD…` to see how policy treats its tools.
+    Mcp(rampart::mcp::McpCli),
     /// Show whether rampart serve is running, its mode, policy and pending approvals.
     Status(cli::status_cmd::StatusArgs),
     /// Install (or --remove) Rampart's hook in an agent's settings; no agent: list those found.
@@ -78,7 +79,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Hook(a) => std::process::exit(rampart::hook::run(a)),
-        Command::Mcp(a) => std::process::exit(rampart::mcp::run(a)),
+        Command::Mcp(a) => std::process::exit(rampart::mcp::dispatch(a)),
         Command::Test(a) => cli::test_cmd::run(a),
         Command::Policy { command } => cli::policy_cmd::run(command),
         Command::Bench(a) => cli::bench_cmd::run(a),

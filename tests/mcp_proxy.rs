@@ -1165,3 +1165,118 @@ policies:
     assert!(!root.join("protected/x.txt").exists());
     assert!(root.join("notes.txt").exists() && !root.join("moved.txt").exists());
 }
+
+/// Runs `rampart mcp scan` with a private HOME; returns (exit code, stdout, stderr).
+fn run_scan(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["mcp", "scan"])
+        .args(args)
+        .env("HOME", home)
+        .env("RAMPART_NO_PROJECT_POLICY", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `mcp scan` lists the real server's tools with their class and decision, never calls one,
+/// and prints a policy section that loads cleanly.
+#[test]
+fn scan_lists_tools_with_class_and_decision_without_calling_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("server-stdin.log");
+    let server = format!("tee '{}' | '{}'", seen.display(), server_bin().display());
+    let (code, out, err) = run_scan(dir.path(), &["--", "sh", "-c", &server]);
+    assert_eq!(code, 0, "{err}");
+    let row = |tool: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(tool))
+            .unwrap_or_else(|| panic!("no row for {tool} in\n{out}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(row("delete_file")[1..3], ["mcp-destructive", "deny"]);
+    assert_eq!(row("read_file")[1..3], ["read", "allow"]);
+    assert_eq!(row("send_report")[1..3], ["mcp-dangerous", "ask"]);
+    assert_eq!(row("get_posts")[1], "mcp", "word-level: not a 'post' write");
+    let received = std::fs::read_to_string(&seen).unwrap();
+    assert!(received.contains("\"tools/list\""), "{received}");
+    assert!(
+        !received.contains("tools/call"),
+        "scan made a call: {received}"
+    );
+
+    let yaml = &out[out.find("version: \"1\"").expect("a policy section")..];
+    let file = dir.path().join("suggested.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let lint = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["policy", "lint"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let lint_out = String::from_utf8_lossy(&lint.stdout);
+    assert!(lint.status.success(), "{lint_out}");
+    assert!(lint_out.contains("0 errors, 0 warnings"), "{lint_out}");
+    // Layered on the standard profile, the section pins the same decisions.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["mcp", "scan", "--json", "--config-dir"])
+        .arg(dir.path())
+        .arg("--")
+        .arg(server_bin())
+        .env("HOME", dir.path())
+        .env("RAMPART_NO_PROJECT_POLICY", "1")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&check.stdout).unwrap();
+    let decisions: Vec<(String, String)> = v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["decision"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        decisions.contains(&("delete_file".into(), "deny".into())),
+        "{v}"
+    );
+    assert!(
+        decisions.contains(&("read_file".into(), "allow".into())),
+        "{v}"
+    );
+    assert_eq!(v["server"], "rmcp");
+}
+
+/// A server that exits at once, or never answers, is a clear error (exit 1), not a hang.
+#[test]
+fn scan_reports_dead_and_silent_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run_scan(dir.path(), &["--", "false"]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert!(
+        err.contains("closed its output before answering initialize"),
+        "{err}"
+    );
+    let t = Instant::now();
+    let (code, _, err) = run_scan(dir.path(), &["--timeout", "1", "--", "sleep", "30"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("did not answer initialize within 1 s"),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "the silent server was not stopped"
+    );
+    let (code, _, err) = run_scan(dir.path(), &["--", "/nonexistent/server"]);
+    assert_eq!(code, 1, "{err}");
+}

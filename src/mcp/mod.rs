@@ -15,6 +15,7 @@ pub mod child;
 pub mod frame;
 pub mod jsonrpc;
 pub mod proxy;
+pub mod scan;
 
 use std::ffi::OsString;
 use std::io::BufReader;
@@ -72,6 +73,37 @@ pub struct McpArgs {
     /// The MCP server command and its arguments (after `--`).
     #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+/// `rampart mcp`: the proxy (`rampart mcp [proxy] [flags] -- CMD…`) or `scan`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct McpCli {
+    /// `proxy` (the default) or `scan`.
+    #[command(subcommand)]
+    pub sub: Option<McpSub>,
+    /// Proxy flags when no subcommand is named.
+    #[command(flatten)]
+    pub proxy: McpArgs,
+}
+
+/// `rampart mcp` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum McpSub {
+    /// Run an MCP server behind policy (the default).
+    Proxy(McpArgs),
+    /// List a server's tools with their class and the current policy's decision, and print a
+    /// policy section for review. Makes no tool calls.
+    Scan(scan::ScanArgs),
+}
+
+/// Runs `rampart mcp …`; returns the exit code.
+pub fn dispatch(cli: McpCli) -> i32 {
+    match cli.sub {
+        None => run(cli.proxy),
+        Some(McpSub::Proxy(a)) => run(a),
+        Some(McpSub::Scan(a)) => scan::run(a),
+    }
 }
 
 /// What the supervisor hears about.
