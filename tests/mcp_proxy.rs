@@ -1280,3 +1280,64 @@ fn scan_reports_dead_and_silent_servers() {
     let (code, _, err) = run_scan(dir.path(), &["--", "/nonexistent/server"]);
     assert_eq!(code, 1, "{err}");
 }
+
+/// `--map-tool NAME=CLASS` re-classifies a tool (case-insensitively) before the word rules: a
+/// harmless-looking `echo` mapped to `mcp-destructive` is refused and never reaches the server;
+/// a bad mapping stops the proxy before the server starts.
+#[test]
+fn map_tool_reclassifies_tools_for_policy() {
+    let d = Dirs::new(POLICY);
+    let (code, _, _) = runtime().block_on(async {
+        let s = connect(&d, &["--map-tool", "ECHO=mcp-destructive"], &[]).await;
+        let (code, msg) = rpc_error(
+            s.client
+                .call_tool(params("echo", json!({"text": "hi"})))
+                .await,
+        );
+        assert_eq!(code, -32600, "{msg}");
+        finish(s).await
+    });
+    assert_eq!(code, Some(0), "stderr: {}", d.stderr());
+    let server_in = String::from_utf8_lossy(&d.read("logs/in.raw")).into_owned();
+    assert!(!server_in.contains("\"echo\""), "{server_in}");
+    assert!(
+        d.audit()
+            .iter()
+            .any(|e| e["tool"] == "mcp-destructive" && e["request"]["mcp_tool"] == "echo"),
+        "{:?}",
+        d.audit()
+    );
+
+    let out = proxy_command(&d, &["--map-tool", "echo"], &[])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(d.stderr().contains("expected NAME=CLASS"), "{}", d.stderr());
+
+    // scan applies the same table; `_default` covers what no rule classifies.
+    let (code, out, err) = run_scan(
+        d.root.path(),
+        &[
+            "--json",
+            "--map-tool",
+            "_default=read",
+            "--",
+            server_bin().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let class = |n: &str| {
+        v["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == n)
+            .map(|t| t["class"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(class("get_posts"), "read");
+    assert_eq!(class("delete_file"), "mcp-destructive");
+    assert_eq!(class("send_report"), "mcp-dangerous");
+}

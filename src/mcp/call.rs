@@ -1,6 +1,8 @@
 //! Translation between MCP and Rampart: a `tools/call` request becomes a [`ToolCall`], a
 //! `tools/call` result becomes the text response rules read.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::engine::ToolCall;
@@ -26,6 +28,25 @@ pub const SECURITY_KEYS: &[&str] = &[
     "scheme",
 ];
 
+/// Parses `--map-tool NAME=CLASS` values into the classifier's custom table.
+pub fn parse_tool_classes(specs: &[String]) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for spec in specs {
+        let Some((name, class)) = spec.split_once('=') else {
+            return Err(format!("--map-tool {spec:?}: expected NAME=CLASS"));
+        };
+        let (name, class) = (name.trim().to_lowercase(), class.trim());
+        let valid = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
+        if name.is_empty() || class.is_empty() || !class.chars().all(valid) {
+            return Err(format!(
+                "--map-tool {spec:?}: NAME and CLASS must be non-empty; CLASS may use letters, digits, _ . : -"
+            ));
+        }
+        out.insert(name, class.to_string());
+    }
+    Ok(out)
+}
+
 /// Who is calling, as written into every call.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
@@ -35,6 +56,8 @@ pub struct Identity {
     pub session: String,
     /// The proxy's working directory.
     pub workdir: Option<String>,
+    /// Custom tool → class mappings (`--map-tool`; lower-cased names, `_default` for the rest).
+    pub classes: Option<std::sync::Arc<HashMap<String, String>>>,
 }
 
 impl Identity {
@@ -99,7 +122,7 @@ pub fn from_params(
 
 /// The call for MCP tool `name` with `args`.
 pub fn tool_call(name: &str, args: Map<String, Value>, who: &Identity) -> ToolCall {
-    let tool = mcp_class::classify(name, None);
+    let tool = mcp_class::classify(name, who.classes.as_deref());
     let mut params = args.clone();
     let mut input = args;
     for m in [&mut params, &mut input] {
@@ -134,7 +157,11 @@ pub fn listed_tool(name: &str, who: &Identity) -> ToolCall {
     let mut params = Map::new();
     params.insert("mcp_method".into(), Value::String("tools/list".into()));
     params.insert("mcp_tool".into(), Value::String(name.to_string()));
-    who.call(mcp_class::classify(name, None), params.clone(), params)
+    who.call(
+        mcp_class::classify(name, who.classes.as_deref()),
+        params.clone(),
+        params,
+    )
 }
 
 /// The text response rules read from a `tools/call` response: every string of the result's
@@ -203,6 +230,7 @@ mod tests {
             agent: "mcp-client".into(),
             session: "mcp-proxy".into(),
             workdir: Some("/w".into()),
+            classes: None,
         }
     }
 

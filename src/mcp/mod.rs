@@ -70,6 +70,10 @@ pub struct McpArgs {
     /// How denials are answered: a JSON-RPC error (-32600) or a tool result with isError.
     #[arg(long, value_enum, default_value = "error")]
     pub deny_style: DenyStyle,
+    /// Classify tool NAME as CLASS (e.g. `query_db=read`, `_default=mcp-dangerous` for every
+    /// tool the built-in table does not know); repeatable. Checked before the word rules.
+    #[arg(long = "map-tool", value_name = "NAME=CLASS")]
+    pub map_tool: Vec<String>,
     /// The MCP server command and its arguments (after `--`).
     #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -138,6 +142,14 @@ pub fn run(args: McpArgs) -> i32 {
     unsafe {
         let _ = nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn);
     }
+    let classes = match call::parse_tool_classes(&args.map_tool) {
+        Ok(m) if m.is_empty() => None,
+        Ok(m) => Some(Arc::new(m)),
+        Err(e) => {
+            log(e);
+            return 2;
+        }
+    };
     let home = home_dir();
     let cwd = std::env::current_dir().ok();
     let opts = ResolveOptions {
@@ -196,6 +208,7 @@ pub fn run(args: McpArgs) -> i32 {
             agent: args.agent_id.clone(),
             session: args.session_id.clone(),
             workdir: cwd.map(|d| d.display().to_string()),
+            classes,
         },
         deny_style: args.deny_style,
         filter_tools: args.filter_tools,

@@ -40,6 +40,9 @@ pub struct ScanArgs {
     /// Seconds to wait for the server's answers (each step).
     #[arg(long, default_value_t = 15)]
     pub timeout: u64,
+    /// Classify tool NAME as CLASS, as `rampart mcp --map-tool` does; repeatable.
+    #[arg(long = "map-tool", value_name = "NAME=CLASS")]
+    pub map_tool: Vec<String>,
     /// Print the result as JSON instead of a table and a policy section.
     #[arg(long)]
     pub json: bool,
@@ -51,6 +54,9 @@ pub struct ScanArgs {
 /// Why a scan failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
+    /// A flag's value is unusable.
+    #[error("{0}")]
+    Usage(String),
     /// The server could not be started.
     #[error(transparent)]
     Spawn(#[from] child::SpawnError),
@@ -141,6 +147,7 @@ pub fn scan(args: &ScanArgs) -> Result<Scan, ScanError> {
         project_dir: cwd.clone(),
         home: home_dir(),
     };
+    let classes = super::call::parse_tool_classes(&args.map_tool).map_err(ScanError::Usage)?;
     let snap = Snapshot::load(&opts)?;
     let server = child::spawn(&args.command)?;
     let pgid = server.child.id();
@@ -151,6 +158,7 @@ pub fn scan(args: &ScanArgs) -> Result<Scan, ScanError> {
         agent: "mcp-scan".into(),
         session: "mcp-scan".into(),
         workdir: cwd.map(|d| d.display().to_string()),
+        classes: (!classes.is_empty()).then(|| std::sync::Arc::new(classes)),
     };
     let tools = tools
         .into_iter()
