@@ -111,7 +111,11 @@ impl TestServer {
 
     /// Starts a server with options.
     pub fn start_with(o: Opts) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(o, tempfile::tempdir().unwrap())
+    }
+
+    /// Starts a server with options, keeping policy, audit and state in `dir`.
+    pub fn start_in(o: Opts, dir: tempfile::TempDir) -> TestServer {
         let policy_path = dir.path().join("policy.yaml");
         std::fs::write(&policy_path, &o.policy).unwrap();
         let mut opts = ResolveOptions::new(Surface::Serve, Some(policy_path.clone()));
