@@ -387,6 +387,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<i32> {
+    // Started under the preload library, the server must never ask itself.
+    super::preload_cmd::mark_preload_inert();
     let (built, _lock) = build(&a, &BuildSpec::serve(&a))?;
     let st = built.state.clone();
     if let Some(store) = &st.approvals {
