@@ -805,3 +805,136 @@ fn debug_lines_never_show_the_command() {
     let out = stdin_probe.wait_with_output().expect("wait");
     assert_eq!(text(&out.stdout), "via-stdin\n");
 }
+
+/// A loopback server that answers every request with `response` (read the request first).
+fn fake_server(response: Vec<u8>) -> String {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+            }
+            let _ = c.write_all(&response);
+        }
+    });
+    url
+}
+
+fn http_answer(status: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+#[test]
+fn answers_are_read_strictly() {
+    let Some(bash) = tool("bash") else { return };
+    let lab = Lab::new();
+    let script = lab.write("s.sh", "/bin/echo ran\necho status=$?\n");
+    let long_message = format!(
+        r#"{{"allowed":true,"decision":"allow","message":"{}"}}"#,
+        "x".repeat(20_000)
+    );
+    let oversized = format!(r#"{{"allowed":true,"pad":"{}"}}"#, "x".repeat(70_000));
+    let chunked =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n{\"allowe\r\n8\r\nd\":true}\r\n0\r\n\r\n"
+            .to_vec();
+    let cases: Vec<(&str, Vec<u8>, &str, bool)> = vec![
+        // (what, raw answer, expected stdout, fail closed)
+        (
+            "a 20 KB allow",
+            http_answer("200 OK", long_message.as_bytes()),
+            "ran\nstatus=0\n",
+            true,
+        ),
+        ("chunked allow", chunked, "ran\nstatus=0\n", true),
+        (
+            "deny",
+            http_answer("200 OK", br#"{"allowed":false,"message":"nope"}"#),
+            "status=126\n",
+            false,
+        ),
+        (
+            "a 70 KB body",
+            http_answer("200 OK", oversized.as_bytes()),
+            "status=126\n",
+            false,
+        ),
+        (
+            "duplicate allowed",
+            http_answer("200 OK", br#"{"allowed":true,"allowed":false}"#),
+            "status=126\n",
+            false,
+        ),
+        (
+            "nested allowed only",
+            http_answer("200 OK", br#"{"x":{"allowed":true}}"#),
+            "status=126\n",
+            false,
+        ),
+        (
+            "trailing data",
+            http_answer("200 OK", br#"{"allowed":true} x"#),
+            "status=126\n",
+            false,
+        ),
+        (
+            "403",
+            http_answer("403 Forbidden", br#"{"allowed":true}"#),
+            "status=126\n",
+            false,
+        ),
+        (
+            "503 failing open",
+            http_answer("503 Service Unavailable", b"{}"),
+            "ran\nstatus=0\n",
+            false,
+        ),
+        (
+            "503 failing closed",
+            http_answer("503 Service Unavailable", b"{}"),
+            "status=126\n",
+            true,
+        ),
+        (
+            "not http",
+            b"SSH-2.0-OpenSSH\r\n\r\n".to_vec(),
+            "status=126\n",
+            false,
+        ),
+    ];
+    for (what, answer, want, closed) in cases {
+        let url = fake_server(answer);
+        let mut c = lab.under(&bash);
+        c.arg(&script).env("RAMPART_URL", &url);
+        if closed {
+            c.env("RAMPART_FAIL_CLOSED", "1");
+        }
+        let out = run(&mut c);
+        assert_eq!(text(&out.stdout), want, "{what}: {}", text(&out.stderr));
+    }
+}

@@ -10,7 +10,7 @@
 use crate::buf::{Counter, Mapping, Sink, SliceBuf, put_printable, put_u64};
 use crate::config::{CONNECT_TIMEOUT_MS, Config, is_owned_entry};
 use crate::decide::{Action, Mode, Outcome, action};
-use crate::http::{MAX_REQUEST_BODY, MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, Request};
+use crate::http::{MAX_REQUEST_BODY, Request};
 use crate::json::{parse_answer, put_unescaped_line};
 use crate::net::{ExchangeError, exchange};
 use crate::render::{CArray, Command, first_word};
@@ -210,40 +210,50 @@ fn ask(st: &State, cmd: Command, msg: &mut SliceBuf) -> Outcome {
         return Outcome::Internal("command too large to check (request over 1 MiB)");
     }
     let req_len = req.len(body_len);
-    let resp_cap = MAX_RESPONSE_HEAD.saturating_add(MAX_RESPONSE_BODY);
-    let Some(mut map) = Mapping::new(req_len.saturating_add(resp_cap)) else {
-        return Outcome::Internal("cannot map memory for the request");
+    // Requests up to 4 KiB are built on the stack, larger ones in a mapping.
+    let mut small = [0u8; 4096];
+    let mut mapping = None;
+    let req_buf: &mut [u8] = if req_len <= small.len() {
+        &mut small
+    } else {
+        match Mapping::new(req_len) {
+            Some(m) => mapping.insert(m).bytes_mut(),
+            None => return Outcome::Internal("cannot map memory for the request"),
+        }
     };
-    let (req_buf, resp_buf) = map.bytes_mut().split_at_mut(req_len);
     let mut w = SliceBuf::new(req_buf);
     req.write(&mut w, body_len);
-    if w.overflowed() {
+    if w.overflowed() || w.len() != req_len {
         return Outcome::Internal("request did not fit its buffer");
     }
-    match exchange(
+    let answer = exchange(
         ep.addr,
         w.bytes(),
-        resp_buf,
         CONNECT_TIMEOUT_MS,
         st.cfg.timeout_ms,
-    ) {
+        |status, body| match status {
+            200 => match parse_answer(body) {
+                Ok(a) => {
+                    if let Some(m) = a.message {
+                        put_unescaped_line(msg, m, 300);
+                    }
+                    if a.allowed {
+                        Outcome::Allowed
+                    } else {
+                        Outcome::Denied
+                    }
+                }
+                Err(_) => Outcome::Malformed,
+            },
+            s if s >= 500 => Outcome::ServerError(s),
+            s => Outcome::Refused(s),
+        },
+    );
+    drop(mapping);
+    match answer {
+        Ok(o) => o,
         Err(ExchangeError::Transport(t)) => Outcome::Unreachable(t),
         Err(ExchangeError::Malformed) => Outcome::Malformed,
-        Ok((200, start, end)) => match resp_buf.get(start..end).map(parse_answer) {
-            Some(Ok(a)) => {
-                if let Some(m) = a.message {
-                    put_unescaped_line(msg, m, 300);
-                }
-                if a.allowed {
-                    Outcome::Allowed
-                } else {
-                    Outcome::Denied
-                }
-            }
-            _ => Outcome::Malformed,
-        },
-        Ok((s, _, _)) if s >= 500 => Outcome::ServerError(s),
-        Ok((s, _, _)) => Outcome::Refused(s),
     }
 }
 

@@ -3,9 +3,10 @@
 //! locks, no signals (`MSG_NOSIGNAL`), and `SOCK_CLOEXEC` so a concurrent exec elsewhere in the
 //! process never inherits the socket.
 
+use crate::buf::Mapping;
 use crate::config::Addr;
 use crate::decide::Transport;
-use crate::http::{Parsed, parse};
+use crate::http::{MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, Parsed, parse};
 
 struct Fd(libc::c_int);
 
@@ -149,19 +150,22 @@ fn connect(addr: Addr, deadline: i64) -> Result<Fd, Transport> {
 pub enum ExchangeError {
     /// The transport failed.
     Transport(Transport),
-    /// The bytes received are not an acceptable HTTP answer.
+    /// The bytes received are not an acceptable HTTP answer (or memory for a large one could
+    /// not be mapped).
     Malformed,
 }
 
-/// Sends `req` and reads the answer into `resp`; returns the status and the body's range in
-/// `resp`.
-pub fn exchange(
+/// Answers up to this size are read into a stack buffer; larger ones move to a mapping.
+const SMALL_ANSWER: usize = 8 * 1024;
+
+/// Sends `req` and reads the answer; `on_answer` gets the status and the body.
+pub fn exchange<R>(
     addr: Addr,
     req: &[u8],
-    resp: &mut [u8],
     connect_ms: u32,
     total_ms: u32,
-) -> Result<(u16, usize, usize), ExchangeError> {
+    on_answer: impl FnOnce(u16, &[u8]) -> R,
+) -> Result<R, ExchangeError> {
     let start = now_ms();
     let deadline = start.saturating_add(i64::from(total_ms));
     let connect_deadline = start.saturating_add(i64::from(connect_ms.min(total_ms)));
@@ -182,9 +186,28 @@ pub fn exchange(
             _ => return Err(ExchangeError::Transport(Transport::Send)),
         }
     }
+    let mut small = [0u8; SMALL_ANSWER];
+    let mut big: Option<Mapping> = None;
     let mut got = 0usize;
     loop {
-        let Some(room) = resp.get_mut(got..).filter(|r| !r.is_empty()) else {
+        let buf: &mut [u8] = match big.as_mut() {
+            Some(m) => m.bytes_mut(),
+            None => &mut small,
+        };
+        if got >= buf.len() {
+            if big.is_some() {
+                return Err(ExchangeError::Malformed);
+            }
+            // A large answer: continue in a mapping big enough for the largest accepted.
+            let mut m = Mapping::new(MAX_RESPONSE_HEAD.saturating_add(MAX_RESPONSE_BODY))
+                .ok_or(ExchangeError::Malformed)?;
+            if let (Some(dst), Some(src)) = (m.bytes_mut().get_mut(..got), small.get(..got)) {
+                dst.copy_from_slice(src);
+            }
+            big = Some(m);
+            continue;
+        }
+        let Some(room) = buf.get_mut(got..) else {
             return Err(ExchangeError::Malformed);
         };
         // SAFETY: receiving into a valid slice.
@@ -201,13 +224,18 @@ pub fn exchange(
             }
         }
         got = got.saturating_add(n as usize);
-        let Some(buf) = resp.get_mut(..got) else {
+        let Some(filled) = buf.get_mut(..got) else {
             return Err(ExchangeError::Malformed);
         };
-        match parse(buf, eof) {
-            Parsed::Done { status, start, end } => return Ok((status, start, end)),
+        match parse(filled, eof) {
+            Parsed::Done { status, start, end } => {
+                return match filled.get(start..end) {
+                    Some(body) => Ok(on_answer(status, body)),
+                    None => Err(ExchangeError::Malformed),
+                };
+            }
             // An empty or cut-off answer is a transport failure; garbage is malformed.
-            Parsed::Bad if eof && parse(buf, false) == Parsed::Incomplete => {
+            Parsed::Bad if eof && parse(filled, false) == Parsed::Incomplete => {
                 return Err(ExchangeError::Transport(Transport::Recv));
             }
             Parsed::Bad => return Err(ExchangeError::Malformed),
