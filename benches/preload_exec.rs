@@ -12,24 +12,13 @@
 mod support;
 
 use std::ffi::c_char;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use support::{Opts, TOKEN, TestServer};
+use support::preload::lib_path;
+use support::{Opts, POLICY, TOKEN, TestServer};
 
 const CHILD_ENV: &str = "PRELOAD_BENCH_CHILD";
-
-const POLICY: &str = r#"
-version: "1"
-default_action: allow
-policies:
-  - name: block-rm
-    match: {tool: exec}
-    rules:
-      - action: deny
-        when: {command_matches: ["rm -rf *"]}
-"#;
 
 unsafe extern "C" {
     static environ: *const *const c_char;
@@ -62,20 +51,6 @@ fn child(n: usize) {
         out.push('\n');
     }
     print!("{out}");
-}
-
-fn lib_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench exe");
-    let deps = exe.parent().expect("deps dir").to_path_buf();
-    [
-        deps.join("librampart_preload.so"),
-        deps.parent()
-            .expect("profile dir")
-            .join("librampart_preload.so"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .expect("librampart_preload.so (built as a dev-dependency)")
 }
 
 fn measure(runs: usize, env: &[(&str, String)]) -> Vec<f64> {

@@ -1,42 +1,14 @@
 //! `rampart preload -- CMD`: the real binary starts its in-process server, runs the agent with
 //! the library, returns the agent's exit code and prints the summary line.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 
-const POLICY: &str = r#"
-version: "1"
-default_action: allow
-policies:
-  - name: no-helper
-    match: {tool: exec}
-    rules:
-      - action: deny
-        when: {command_matches: ["*forbidden-helper*"]}
-        message: "the forbidden helper may not run"
-  - name: watch-date
-    match: {tool: exec}
-    rules:
-      - action: watch
-        when: {command_matches: ["date*"]}
-"#;
-
-/// The library cargo built for this test run (see tests/preload_programs.rs).
-fn lib_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let deps = exe.parent().expect("deps dir").to_path_buf();
-    [
-        deps.join("librampart_preload.so"),
-        deps.parent()
-            .expect("profile dir")
-            .join("librampart_preload.so"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .expect("librampart_preload.so built")
-}
+use support::preload::{POLICY, clean_env, lib_path, write_helper};
 
 struct Case {
     dir: tempfile::TempDir,
@@ -49,12 +21,7 @@ impl Case {
             .tempdir()
             .expect("temp dir");
         std::fs::write(dir.path().join("policy.yaml"), POLICY).expect("policy");
-        let bin = dir.path().join("bin");
-        std::fs::create_dir(&bin).expect("bin");
-        let helper = bin.join("forbidden-helper");
-        std::fs::write(&helper, "#!/bin/sh\necho ran >> \"$1/helper-ran\"\n").expect("helper");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        write_helper(dir.path());
         Case { dir }
     }
 
@@ -64,13 +31,7 @@ impl Case {
 
     fn preload(&self) -> Command {
         let mut c = Command::new(BIN);
-        for (k, _) in std::env::vars_os() {
-            if k.to_str()
-                .is_some_and(|k| k.starts_with("RAMPART_") || k == "LD_PRELOAD")
-            {
-                c.env_remove(&k);
-            }
-        }
+        clean_env(&mut c);
         c.current_dir(self.path())
             .env("HOME", self.path())
             .env("RAMPART_NO_PROJECT_POLICY", "1")

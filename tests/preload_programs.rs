@@ -19,72 +19,16 @@ use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use support::{Opts, TOKEN, TestServer};
 
-const POLICY: &str = r#"
-version: "1"
-default_action: allow
-policies:
-  - name: no-helper
-    match: {tool: exec}
-    rules:
-      - action: deny
-        when: {command_matches: ["*forbidden-helper*"]}
-        message: "the forbidden helper may not run"
-"#;
+use support::preload::{POLICY, clean_env, lib_path as lib_file, write_helper};
 
-const HELPER: &str = "#!/bin/sh\necho ran >> \"$1/helper-ran\"\n";
-
-/// The library built for this test run: a dev-dependency, so cargo leaves it in
-/// `target/<profile>/deps/` (or next to the binary after `cargo build`).
 fn lib_path() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test exe");
-        let deps = exe.parent().expect("deps dir");
-        let candidates = [
-            deps.join("librampart_preload.so"),
-            deps.parent()
-                .expect("profile dir")
-                .join("librampart_preload.so"),
-        ];
-        candidates
-            .iter()
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| panic!("librampart_preload.so not found in {candidates:?}"))
-            .clone()
-    })
+    P.get_or_init(lib_file)
 }
 
-/// `examples/preload_probe`, built on demand (`cargo test --test X` does not build examples).
 fn probe_bin() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test exe");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .to_path_buf();
-        let profile = match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(p) => p.to_string(),
-        };
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "--example",
-                "preload_probe",
-                "--profile",
-            ])
-            .arg(&profile)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build --example preload_probe");
-        assert!(status.success(), "building preload_probe failed");
-        let bin = dir.join("examples").join("preload_probe");
-        assert!(bin.is_file(), "{} missing", bin.display());
-        bin
-    })
+    P.get_or_init(|| support::example_bin("preload_probe"))
 }
 
 /// The absolute path of `name` on PATH; `None` (test skipped) when absent, unless running in
@@ -123,13 +67,7 @@ impl Lab {
             },
             dir,
         );
-        let bin = srv.dir.path().join("bin");
-        std::fs::create_dir(&bin).expect("bin dir");
-        let helper = bin.join("forbidden-helper");
-        std::fs::write(&helper, HELPER).expect("helper");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod helper");
+        write_helper(srv.dir.path());
         Lab { srv }
     }
 
@@ -163,13 +101,7 @@ impl Lab {
     /// `program` in the test directory with a clean Rampart environment and no library.
     fn bare(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
-        for (k, _) in std::env::vars_os() {
-            if k.to_str()
-                .is_some_and(|k| k.starts_with("RAMPART_") || k == "LD_PRELOAD")
-            {
-                c.env_remove(&k);
-            }
-        }
+        clean_env(&mut c);
         c.current_dir(self.dir())
             .env("HELPER_DIR", self.dir())
             .stdin(Stdio::null());
@@ -252,24 +184,25 @@ fn dash_script_runs_allowed_commands_and_blocks_the_helper() {
     script_under_shell("dash");
 }
 
-fn python_script(lab: &Lab, body: &str) -> Output {
-    let py = tool("python3").expect("callers check for python3");
+/// Runs `body` as a Python script (argv[1] = the test directory) without and with the
+/// library (see [`denied_under_library`]); checks its stdout under the library and returns the
+/// run, or `None` when python3 is missing.
+fn python_case(body: &str, want_stdout: &str) -> Option<Output> {
+    let py = tool("python3")?;
+    let lab = Lab::new();
     let script = lab.write("t.py", body);
-    denied_under_library(lab, |with| {
+    let out = denied_under_library(&lab, |with| {
         let mut c = if with { lab.under(&py) } else { lab.bare(&py) };
         c.arg(&script).arg(lab.dir());
         c
-    })
+    });
+    assert_eq!(text(&out.stdout), want_stdout, "{}", text(&out.stderr));
+    Some(out)
 }
 
 #[test]
 fn python_subprocess_run_argv() {
-    if tool("python3").is_none() {
-        return;
-    }
-    let lab = Lab::new();
-    let out = python_script(
-        &lab,
+    python_case(
         r#"import subprocess, sys
 d = sys.argv[1]
 print(subprocess.run(["echo", "allowed-output"], capture_output=True, text=True).stdout, end="")
@@ -279,64 +212,51 @@ try:
 except PermissionError:
     print("helper-refused")
 "#,
+        "allowed-output\nhelper-refused\n",
     );
-    assert_eq!(text(&out.stdout), "allowed-output\nhelper-refused\n");
 }
 
 #[test]
 fn python_subprocess_shell_true() {
-    if tool("python3").is_none() {
-        return;
-    }
-    let lab = Lab::new();
     // The shell string names the helper through a variable: the shell itself is allowed, and
     // its exec of the helper is what the library refuses.
-    let out = python_script(
-        &lab,
-        r#"import subprocess, sys
+    python_case(
+        r#"import subprocess
 print(subprocess.run("echo allowed-output", shell=True, capture_output=True, text=True).stdout, end="")
 r = subprocess.run('n=helper; "$HELPER_DIR/bin/forbidden-$n" "$HELPER_DIR"', shell=True)
 print("rc", r.returncode)
 "#,
+        "allowed-output\nrc 126\n",
     );
-    assert_eq!(text(&out.stdout), "allowed-output\nrc 126\n");
 }
 
 #[test]
-fn python_os_system_direct_and_nested() {
-    if tool("python3").is_none() {
-        return;
-    }
-    let lab = Lab::new();
-    // Direct: system() itself is refused (exit status 126, no shell started).
-    let out = python_script(
-        &lab,
+fn python_os_system_direct() {
+    // system() itself is refused (exit status 126, no shell started).
+    python_case(
         r#"import os, sys
 d = sys.argv[1]
 print(os.waitstatus_to_exitcode(os.system("echo allowed-output")))
 print("direct", os.waitstatus_to_exitcode(os.system(d + "/bin/forbidden-helper " + d)))
 "#,
+        "allowed-output\n0\ndirect 126\n",
     );
-    assert_eq!(text(&out.stdout), "allowed-output\n0\ndirect 126\n");
-    // Nested: the shell runs, its exec of the helper is refused.
-    let lab = Lab::new();
-    let out = python_script(
-        &lab,
+}
+
+#[test]
+fn python_os_system_nested() {
+    // The shell runs, its exec of the helper is refused.
+    python_case(
         r#"import os
 print("nested", os.waitstatus_to_exitcode(os.system('n=helper; "$HELPER_DIR/bin/forbidden-$n" "$HELPER_DIR"')))
 "#,
+        "nested 126\n",
     );
-    assert_eq!(text(&out.stdout), "nested 126\n");
 }
 
 #[test]
 fn python_os_execv() {
-    if tool("python3").is_none() {
-        return;
-    }
-    let lab = Lab::new();
-    let out = python_script(
-        &lab,
+    let Some(out) = python_case(
         r#"import os, sys
 d = sys.argv[1]
 try:
@@ -345,30 +265,27 @@ except PermissionError:
     print("execv-refused", flush=True)
 os.execv("/bin/echo", ["echo", "allowed-output"])
 "#,
-    );
-    assert_eq!(text(&out.stdout), "execv-refused\nallowed-output\n");
+        "execv-refused\nallowed-output\n",
+    ) else {
+        return;
+    };
     // A spoofed argv[0] does not hide the program: the real path is what was judged.
     assert!(text(&out.stderr).contains("/bin/forbidden-helper"));
 }
 
 #[test]
 fn python_child_with_scrubbed_environment_stays_covered() {
-    if tool("python3").is_none() {
-        return;
-    }
-    let lab = Lab::new();
-    // env= without LD_PRELOAD or RAMPART_*: the library puts them back, so the shell child is
-    // still covered and its exec of the helper is refused.
-    let out = python_script(
-        &lab,
+    // env= without LD_PRELOAD and with RAMPART_MODE=disabled: the library puts its settings
+    // back, so the shell child is still covered and its exec of the helper is refused.
+    python_case(
         r#"import subprocess, sys
 d = sys.argv[1]
 env = {"PATH": "/usr/bin:/bin", "RAMPART_MODE": "disabled", "LD_PRELOAD": ""}
 r = subprocess.run(["sh", "-c", 'n=helper; "$0/bin/forbidden-$n" "$0"', d], env=env)
 print("rc", r.returncode)
 "#,
+        "rc 126\n",
     );
-    assert_eq!(text(&out.stdout), "rc 126\n");
 }
 
 #[test]
