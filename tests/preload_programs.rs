@@ -855,3 +855,19 @@ fn answers_are_read_strictly() {
         assert_eq!(text(&out.stdout), want, "{what}: {}", text(&out.stderr));
     }
 }
+
+#[test]
+fn exhausted_descriptors_do_not_fail_open() {
+    let Some(bash) = tool("bash") else { return };
+    let lab = Lab::new();
+    // With no descriptor left for the socket, the library cannot ask: that is a local failure,
+    // refused even though the default is to fail open when the server is down.
+    let script = lab.write("s.sh", "ulimit -n 3\n/bin/echo ran\necho status=$?\n");
+    let out = run(lab.under(&bash).arg(&script));
+    assert_eq!(text(&out.stdout), "status=126\n", "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot create a socket"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -69,14 +69,18 @@ pub enum Action {
     Refuse,
 }
 
-/// The outcome table: transport failures and 5xx follow the fail-open setting; a denial, any
-/// other status, a malformed answer or an internal failure refuse; monitor mode always runs.
+/// The outcome table: transport failures (except having no socket at all) and 5xx follow the
+/// fail-open setting; a denial, any other status, a malformed answer or an internal failure
+/// refuse; monitor mode always runs.
 pub fn action(mode: Mode, fail_open: bool, outcome: Outcome) -> Action {
     match (mode, outcome) {
         (Mode::Disabled, _) => Action::Run,
         (Mode::Monitor, Outcome::Unreachable(_) | Outcome::ServerError(_)) => Action::RunUnchecked,
         (Mode::Monitor, _) => Action::Run,
         (Mode::Enforce, Outcome::Allowed) => Action::Run,
+        // No socket is a local failure (descriptors exhausted, say by `ulimit -n`), not a
+        // server that is down: failing open here would be a bypass.
+        (Mode::Enforce, Outcome::Unreachable(Transport::Socket)) => Action::Refuse,
         (Mode::Enforce, Outcome::Unreachable(_) | Outcome::ServerError(_)) => {
             if fail_open {
                 Action::RunUnchecked
@@ -103,6 +107,12 @@ mod tests {
             (Mode::Enforce, true, Outcome::Allowed, Run),
             (Mode::Enforce, true, Outcome::Denied, Refuse),
             (Mode::Enforce, true, t, RunUnchecked),
+            (
+                Mode::Enforce,
+                true,
+                Outcome::Unreachable(Transport::Socket),
+                Refuse,
+            ),
             (Mode::Enforce, false, t, Refuse),
             (Mode::Enforce, true, Outcome::ServerError(503), RunUnchecked),
             (Mode::Enforce, false, Outcome::ServerError(503), Refuse),

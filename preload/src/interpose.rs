@@ -9,7 +9,7 @@
 
 use crate::buf::{Counter, Mapping, Sink, SliceBuf, put_printable, put_u64};
 use crate::config::{CONNECT_TIMEOUT_MS, Config, is_owned_entry};
-use crate::decide::{Action, Mode, Outcome, action};
+use crate::decide::{Action, Mode, Outcome, Transport, action};
 use crate::http::{MAX_REQUEST_BODY, Request};
 use crate::json::{parse_answer, put_unescaped_line};
 use crate::net::{ExchangeError, exchange};
@@ -259,6 +259,9 @@ fn ask(st: &State, cmd: Command, msg: &mut SliceBuf) -> Outcome {
 
 fn put_reason<S: Sink>(out: &mut S, st: &State, outcome: Outcome) {
     match outcome {
+        Outcome::Unreachable(Transport::Socket) => {
+            out.put(b"cannot create a socket to ask the policy server (out of file descriptors?)")
+        }
         Outcome::Unreachable(t) => {
             out.put(b"policy server unreachable at ");
             put_printable(out, &st.cfg.url, 200);
@@ -326,7 +329,10 @@ fn check(st: &State, func: &str, cmd: Command) -> bool {
             } else {
                 put_reason(&mut line, st, outcome);
             }
-            if matches!(outcome, Outcome::Unreachable(_) | Outcome::ServerError(_)) {
+            if !st.cfg.fail_open
+                && matches!(outcome, Outcome::Unreachable(_) | Outcome::ServerError(_))
+                && outcome != Outcome::Unreachable(Transport::Socket)
+            {
                 line.put(b"; failing closed");
             }
             line.put(b"\n");
