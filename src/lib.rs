@@ -5,6 +5,7 @@ pub mod approval;
 pub mod audit;
 pub mod cli;
 pub mod credentials;
+pub mod embedded;
 pub mod engine;
 pub mod gate;
 pub mod hook;

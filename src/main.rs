@@ -50,6 +50,9 @@ enum Command {
     Mcp(rampart::mcp::McpCli),
     /// Show whether rampart serve is running, its mode, policy and pending approvals.
     Status(cli::status_cmd::StatusArgs),
+    /// Run an agent with the LD_PRELOAD library: every program its dynamically linked processes
+    /// execute is judged first (`rampart preload [flags] -- CMD ARGS…`).
+    Preload(cli::preload_cmd::PreloadArgs),
     /// Install (or --remove) Rampart's hook in an agent's settings; no agent: list those found.
     Setup(rampart::hook::setup::cli::SetupArgs),
 }
@@ -81,6 +84,7 @@ fn main() {
         Command::Hook(a) => std::process::exit(rampart::hook::run(a)),
         Command::Mcp(a) => std::process::exit(rampart::mcp::dispatch(a)),
         Command::Test(a) => cli::test_cmd::run(a),
+        Command::Preload(a) => cli::preload_cmd::run(a),
         Command::Policy { command } => cli::policy_cmd::run(command),
         Command::Bench(a) => cli::bench_cmd::run(a),
         Command::Init(a) => cli::init_cmd::run(a),

@@ -54,35 +54,7 @@ policies:
 /// The example server, built for this test profile (once per test process).
 fn server_bin() -> &'static Path {
     static BIN_PATH: OnceLock<PathBuf> = OnceLock::new();
-    BIN_PATH.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test exe");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .to_path_buf();
-        let profile = match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(p) => p.to_string(),
-        };
-        // `cargo test` builds examples, `cargo test --test mcp_proxy` does not: make sure.
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "--example",
-                "mcp_test_server",
-                "--profile",
-            ])
-            .arg(&profile)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build --example mcp_test_server");
-        assert!(status.success(), "building the example MCP server failed");
-        let bin = dir.join("examples").join("mcp_test_server");
-        assert!(bin.is_file(), "{} missing", bin.display());
-        bin
-    })
+    BIN_PATH.get_or_init(|| support::example_bin("mcp_test_server"))
 }
 
 /// Bytes seen on one side of a pipe.

@@ -61,6 +61,40 @@ impl Authenticator for StaticToken {
     }
 }
 
+/// An in-process server's credentials (`wrap`, `preload`): a fresh per-run token handed to the
+/// agent's environment, which may evaluate calls but never resolve approvals or read the audit
+/// trail, plus the user's own credentials (dashboard, `rampart approve`).
+#[derive(Debug)]
+pub struct RunToken {
+    run: StaticToken,
+    home: Credentials,
+}
+
+impl RunToken {
+    /// Accepts `run` (eval scope only) and everything `home` accepts.
+    pub fn new(run: String, home: Credentials) -> RunToken {
+        RunToken {
+            run: StaticToken(run),
+            home,
+        }
+    }
+}
+
+impl Authenticator for RunToken {
+    fn identify(&self, token: &str) -> Result<Identity, String> {
+        match self.run.identify(token) {
+            // Bootstrap: the agent's calls carry their own agent name and no default-deny.
+            Ok(_) => Ok(Identity {
+                bootstrap: true,
+                eval: true,
+                admin: false,
+                ..Identity::default()
+            }),
+            Err(_) => self.home.identify(token),
+        }
+    }
+}
+
 /// The server's credentials: the bootstrap admin token (following rotation) and the
 /// per-agent token store (re-read when it changes; fail closed when corrupt).
 pub struct Credentials {

@@ -12,7 +12,7 @@ use clap::Args;
 
 use super::{serve_process, serve_service};
 use crate::api::approvals::GateHooks;
-use crate::api::auth::Credentials;
+use crate::api::auth::{Credentials, RunToken};
 use crate::api::{self, ApiConfig, ApiState, Authenticator};
 use crate::approval::{ApprovalStore, Signer, StoreConfig};
 use crate::audit::{AuditSink, SiemConfig, SinkConfig, Transport};
@@ -134,20 +134,46 @@ pub struct Built {
     pub token: String,
 }
 
+/// What differs between `serve` and an in-process server (`wrap`, `preload`) when building.
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    /// The policy surface (`Serve`, or `Agent` for servers running inside an agent's directory).
+    pub surface: Surface,
+    /// Directory whose git root may hold a tighten-only project policy (agent surface).
+    pub project_dir: Option<PathBuf>,
+    /// Take the single-owner lock on `~/.rampart/serve.lock` and journal pending approvals.
+    pub owns_state: bool,
+    /// A per-run token accepted with the eval scope only (it cannot resolve approvals).
+    pub run_token: Option<String>,
+}
+
+impl BuildSpec {
+    /// The spec of `rampart serve` with these flags.
+    pub fn serve(a: &ServeArgs) -> BuildSpec {
+        BuildSpec {
+            surface: Surface::Serve,
+            project_dir: None,
+            owns_state: a.port > 0,
+            run_token: None,
+        }
+    }
+}
+
 /// Builds the gate and API state from flags.
-pub fn build(a: &ServeArgs, surface: Surface) -> anyhow::Result<(Built, Option<std::fs::File>)> {
+pub fn build(a: &ServeArgs, spec: &BuildSpec) -> anyhow::Result<(Built, Option<std::fs::File>)> {
     let mode: Mode = a.mode.parse().map_err(|e: String| anyhow!(e))?;
     let ip: IpAddr = a
         .addr
         .parse()
         .map_err(|_| anyhow!("serve: --addr must be an IP address, got {:?}", a.addr))?;
     let dir = state_dir()?;
-    let lock = if a.port > 0 {
+    let lock = if spec.owns_state {
         Some(take_owner_lock(&dir)?)
     } else {
         None
     };
-    let mut opts = ResolveOptions::new(surface, a.config.clone());
+    let mut opts = ResolveOptions::new(spec.surface, a.config.clone());
+    opts.project_dir = spec.project_dir.clone();
     // Serve always layers the policy directory, where learned and approved rules are written.
     let rules_dir = a.config_dir.clone().unwrap_or_else(|| dir.join("policies"));
     opts.config_dir = Some(rules_dir.clone());
@@ -160,18 +186,28 @@ pub fn build(a: &ServeArgs, surface: Surface) -> anyhow::Result<(Built, Option<s
     let sink = AuditSink::open(cfg).context("serve: create audit sink")?;
     let gate = Arc::new(Gate::new(policy, mode, Some(sink)));
     let home = resolve::home_dir().ok_or_else(|| anyhow!("HOME is not set"))?;
-    let (admin, token) = AdminToken::load_for_serve(&home).context("serve: admin token")?;
-    let auth: Arc<dyn Authenticator> = Arc::new(Credentials {
+    // An in-process server's environment may carry another server's RAMPART_TOKEN (a wrapped
+    // agent starting another wrap): only `serve` takes its admin token from the environment.
+    let (admin, token) = match spec.run_token {
+        None => AdminToken::load_for_serve(&home),
+        Some(_) => AdminToken::load_for_serve_with(&home, None),
+    }
+    .context("serve: admin token")?;
+    let home_creds = Credentials {
         admin,
         tokens: TokenStore::for_home(&home),
-    });
+    };
+    let auth: Arc<dyn Authenticator> = match &spec.run_token {
+        None => Arc::new(home_creds),
+        Some(run) => Arc::new(RunToken::new(run.clone(), home_creds)),
+    };
     let signer = Signer::load_or_create(
         &a.signing_key
             .clone()
             .unwrap_or_else(|| dir.join("signing.key")),
     )
     .map_err(|e| anyhow!("serve: approval resolve URL signing unavailable: {e}"))?;
-    let journal = (a.port > 0).then(|| dir.join("pending-approvals.jsonl"));
+    let journal = spec.owns_state.then(|| dir.join("pending-approvals.jsonl"));
     let store = ApprovalStore::open(
         StoreConfig {
             timeout: a.approval_timeout,
@@ -351,7 +387,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<i32> {
-    let (built, _lock) = build(&a, Surface::Serve)?;
+    // Started under the preload library, the server must never ask itself.
+    super::preload_cmd::mark_preload_inert();
+    let (built, _lock) = build(&a, &BuildSpec::serve(&a))?;
     let st = built.state.clone();
     if let Some(store) = &st.approvals {
         store.spawn_sweeper();

@@ -63,19 +63,7 @@ pub fn spawn(argv: &[OsString]) -> Result<Server, SpawnError> {
         // starts with no signal blocked (the proxy blocks the ones it forwards) and SIGPIPE at
         // its default (the proxy ignores it).
         unsafe {
-            cmd.pre_exec(|| {
-                let mut none: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut none);
-                if libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
-                    return Err(std::io::Error::other("cannot reset the signal mask"));
-                }
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-                #[cfg(target_os = "linux")]
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+            cmd.pre_exec(crate::embedded::signals::reset_in_child);
         }
     }
     let mut child = cmd.spawn().map_err(|source| SpawnError::Exec {
@@ -126,10 +114,5 @@ pub fn wait_exited(pid: u32) {
 
 /// The exit code to propagate: the server's code, or 128 + the signal that ended it.
 pub fn exit_code(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => c,
-        (None, Some(s)) => 128 + s,
-        (None, None) => 1,
-    }
+    crate::embedded::signals::exit_code(status)
 }

@@ -2,6 +2,8 @@
 //! and a real HTTP client (ureq).
 #![allow(dead_code)]
 
+pub mod preload;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -111,7 +113,11 @@ impl TestServer {
 
     /// Starts a server with options.
     pub fn start_with(o: Opts) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(o, tempfile::tempdir().unwrap())
+    }
+
+    /// Starts a server with options, keeping policy, audit and state in `dir`.
+    pub fn start_in(o: Opts, dir: tempfile::TempDir) -> TestServer {
         let policy_path = dir.path().join("policy.yaml");
         std::fs::write(&policy_path, &o.policy).unwrap();
         let mut opts = ResolveOptions::new(Surface::Serve, Some(policy_path.clone()));
@@ -244,4 +250,28 @@ pub fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
 /// GET with the admin token.
 pub fn get(url: &str) -> (u16, serde_json::Value) {
     send("GET", url, Some(TOKEN), None, &[])
+}
+
+/// `examples/NAME` for this profile, built on demand (`cargo test --test X` builds no examples).
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    let profile = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_string(),
+        Some(p) => p.to_string(),
+    };
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name, "--profile"])
+        .arg(&profile)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build --example");
+    assert!(status.success(), "building example {name} failed");
+    let bin = dir.join("examples").join(name);
+    assert!(bin.is_file(), "{} missing", bin.display());
+    bin
 }
