@@ -47,6 +47,8 @@ enum Command {
     Hook(rampart::hook::HookArgs),
     /// Run an MCP server behind policy: `rampart mcp [flags] -- CMD ARGS…` (stdio proxy).
     Mcp(rampart::mcp::McpArgs),
+    /// Run an agent with $SHELL pointing at a checking shim: `rampart wrap [flags] -- CMD ARGS…`.
+    Wrap(rampart::wrap::WrapArgs),
     /// Show whether rampart serve is running, its mode, policy and pending approvals.
     Status(cli::status_cmd::StatusArgs),
     /// Install (or --remove) Rampart's hook in an agent's settings; no agent: list those found.
@@ -54,6 +56,13 @@ enum Command {
 }
 
 fn main() {
+    // Started as the shell shim of `rampart wrap` (argv[0] is `rampart-shell`): nothing else.
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a0| rampart::wrap::shell::is_shim_name(&a0))
+    {
+        std::process::exit(rampart::wrap::shim::main());
+    }
     // Die quietly on a closed pipe (`rampart audit tail | head`) instead of panicking in print.
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
     unsafe {
@@ -79,6 +88,7 @@ fn main() {
     let result = match cli.command {
         Command::Hook(a) => std::process::exit(rampart::hook::run(a)),
         Command::Mcp(a) => std::process::exit(rampart::mcp::run(a)),
+        Command::Wrap(a) => rampart::wrap::run(a),
         Command::Test(a) => cli::test_cmd::run(a),
         Command::Policy { command } => cli::policy_cmd::run(command),
         Command::Bench(a) => cli::bench_cmd::run(a),
