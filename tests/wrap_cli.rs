@@ -10,30 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rampart");
+mod support;
+use support::POLICY;
 
-const POLICY: &str = r#"
-version: "1"
-default_action: allow
-policies:
-  - name: block-rm
-    match: {tool: exec}
-    rules:
-      - action: deny
-        when: {command_matches: ["rm -rf *"]}
-        message: "no recursive deletes"
-  - name: ask-deploy
-    match: {tool: exec}
-    rules:
-      - action: ask
-        when: {command_matches: ["deploy *"]}
-        message: "deploys need a human"
-  - name: watch-curl
-    match: {tool: exec}
-    rules:
-      - action: watch
-        when: {command_matches: ["curl *"]}
-"#;
+const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 
 /// A program the test needs, found in PATH; panics (fails the test) when missing.
 fn require(name: &str) -> PathBuf {
@@ -491,6 +471,19 @@ fn wrap_fail_closed_flag_reaches_the_shim() {
     assert!(marker.exists());
 }
 
+/// Waits (up to 30 s) until `text` contains `needle`; the text so far.
+fn wait_for_text(text: &Mutex<String>, needle: &str) -> String {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = text.lock().unwrap().clone();
+        if t.contains(needle) {
+            return t;
+        }
+        assert!(Instant::now() < until, "never saw {needle:?} in: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Reads `wrap`'s stderr on a thread; the first line names the dashboard (and so the server).
 struct StderrTail {
     text: Arc<Mutex<String>>,
@@ -511,15 +504,7 @@ impl StderrTail {
     }
 
     fn wait_for(&self, needle: &str) -> String {
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            let t = self.text.lock().unwrap().clone();
-            if t.contains(needle) {
-                return t;
-            }
-            assert!(Instant::now() < until, "never saw {needle:?} in: {t}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_text(&self.text, needle)
     }
 
     fn server_url(&self) -> String {
@@ -755,15 +740,7 @@ fn pty_agent_gets_a_terminal_and_its_size() {
     });
     let mut w = pair.master.take_writer().unwrap();
     let wait_for = |needle: &str| {
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            let t = screen.lock().unwrap().clone();
-            if t.contains(needle) {
-                return;
-            }
-            assert!(Instant::now() < until, "never saw {needle:?} in: {t}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_text(&screen, needle);
     };
     wait_for(">>> ");
     w.write_all(b"import os, subprocess; print('TTY', os.isatty(0), os.isatty(1), tuple(os.get_terminal_size()))\r").unwrap();

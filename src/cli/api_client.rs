@@ -327,33 +327,7 @@ impl Client {
         Ok(parse_health(&v))
     }
 
-    /// `POST <base><path>` with the token and a JSON body; the status and the JSON body of any
-    /// answer (`Null` when the body is not JSON). Only transport failures are errors.
-    pub fn post_json_status(&self, path: &str, body: &Value) -> Result<(u16, Value), ClientError> {
-        let (code, bytes) = self.send("POST", path, Some(body))?;
-        Ok((code, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
-    }
-
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
-        let (code, bytes) = self.send(method, path, body)?;
-        if !(200..300).contains(&code) {
-            return Err(ClientError::Status {
-                code,
-                message: error_message(&bytes),
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
-            url: self.base.clone(),
-            reason: format!("invalid JSON: {e}"),
-        })
-    }
-
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{path}", self.base);
         let (token, source) = self.token.as_ref().ok_or(ClientError::NoToken)?;
         // The binding rules are about where the server is; the path and query are ours.
@@ -374,7 +348,17 @@ impl Client {
         let req = b.body(payload).map_err(|e| self.transport(e.to_string()))?;
         let resp = self.agent.run(req).map_err(|e| self.map_err(e))?;
         let code = resp.status().as_u16();
-        Ok((code, read_limited(resp, MAX_RESPONSE, &self.base)?))
+        let bytes = read_limited(resp, MAX_RESPONSE, &self.base)?;
+        if !(200..300).contains(&code) {
+            return Err(ClientError::Status {
+                code,
+                message: error_message(&bytes),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
+            url: self.base.clone(),
+            reason: format!("invalid JSON: {e}"),
+        })
     }
 
     fn check_tls(&self) -> Result<(), ClientError> {

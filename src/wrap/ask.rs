@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::api_client::{Client, printable};
-use crate::credentials::TokenSource;
+use crate::cli::api_client::printable;
 
 /// The agent name every shim decision carries.
 pub const AGENT: &str = "wrapped";
@@ -20,6 +19,10 @@ pub const RUN_ENV: &str = "RAMPART_RUN";
 pub const APPROVAL_WAIT_ENV: &str = "RAMPART_APPROVAL_WAIT";
 /// Environment variable: `1` makes an unreachable server block commands.
 pub const FAIL_CLOSED_ENV: &str = "RAMPART_FAIL_CLOSED";
+/// How long connecting to the server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Shortest spacing between two requests for the same pending approval.
+const REPOLL_FLOOR: Duration = Duration::from_millis(250);
 /// Extra time on top of the approval wait before a request is abandoned.
 const SLACK: Duration = Duration::from_secs(5);
 
@@ -82,11 +85,11 @@ pub fn ask(cfg: &AskConfig, command: &str, workdir: Option<&str>) -> Answer {
     let (Some(url), Some(token)) = (&cfg.url, &cfg.token) else {
         return Answer::Unreachable("RAMPART_URL or RAMPART_TOKEN is not set".into());
     };
-    let wait = cfg.approval_wait.min(crate::api::approvals::MAX_WAIT);
-    let client = match Client::new(url, Some((token.clone(), TokenSource::Env)), wait + SLACK) {
-        Ok(c) => c,
+    let addr = match super::http::loopback_addr(url) {
+        Ok(a) => a,
         Err(e) => return Answer::Unreachable(e.to_string()),
     };
+    let wait = cfg.approval_wait.min(crate::api::approvals::MAX_WAIT);
     let mut body = json!({
         "agent": AGENT,
         "session": cfg.session,
@@ -99,11 +102,20 @@ pub fn ask(cfg: &AskConfig, command: &str, workdir: Option<&str>) -> Answer {
     if let Some(w) = workdir {
         body["workdir"] = json!(w);
     }
+    let payload = body.to_string();
     let deadline = Instant::now() + cfg.approval_wait;
     loop {
-        let (code, v) = match client.post_json_status("/v1/tool/exec", &body) {
-            Ok(r) => r,
-            Err(e) => return Answer::Unreachable(e.to_string()),
+        let sent = Instant::now();
+        let (code, v) = match super::http::post_json(
+            addr,
+            "/v1/tool/exec",
+            token,
+            &payload,
+            CONNECT_TIMEOUT,
+            wait + SLACK,
+        ) {
+            Ok((code, bytes)) => (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null)),
+            Err(e) => return Answer::Unreachable(format!("{url}: {e}")),
         };
         match code {
             200 if v.get("allowed").and_then(Value::as_bool) == Some(true) => {
@@ -111,7 +123,12 @@ pub fn ask(cfg: &AskConfig, command: &str, workdir: Option<&str>) -> Answer {
             }
             // Still pending after the longest wait the server holds: ask again (the server
             // joins the same pending approval) until this run's approval time is up.
-            202 if Instant::now() < deadline => continue,
+            202 if Instant::now() < deadline => {
+                // A server that stops holding requests (shutting down) must not be hammered.
+                if sent.elapsed() < REPOLL_FLOOR {
+                    std::thread::sleep(REPOLL_FLOOR);
+                }
+            }
             202 => return Answer::Denied("nobody answered the approval in time".into()),
             _ => return Answer::Denied(reason(code, &v)),
         }

@@ -3,6 +3,7 @@
 //! is judged by the run's own in-process server before the real shell runs it.
 
 pub mod ask;
+pub mod http;
 pub mod invocation;
 pub mod shell;
 pub mod shim;
@@ -65,7 +66,7 @@ pub fn run(a: WrapArgs) -> anyhow::Result<i32> {
         ..ServerOptions::default()
     })
     .context("wrap: starting the policy server")?;
-    let shim = ShimDir::install(&std::env::temp_dir(), &me)?;
+    let shim = ShimDir::install(&std::env::temp_dir(), &shell::shim_target(&me))?;
     let run_id = ulid::Ulid::generate().to_string();
     let session = std::env::var(ask::SESSION_ENV)
         .ok()

@@ -90,11 +90,22 @@ pub fn resolve_real_shell(
         if me.as_deref() == Some(canon.as_path()) {
             continue;
         }
-        return Ok(found);
+        // Absolute, so it names the same file from any working directory.
+        return Ok(std::path::absolute(&found).unwrap_or(found));
     }
     Err(ShellError::NotFound {
         tried: tried.join(", "),
     })
+}
+
+/// What the shim links to: the small `rampart-shell` binary cargo builds next to `rampart`
+/// when it is there (it starts faster), else `rampart` itself (which answers to the name).
+pub fn shim_target(rampart: &Path) -> PathBuf {
+    rampart
+        .parent()
+        .map(|d| d.join(SHIM_NAME))
+        .filter(|p| is_executable(p))
+        .unwrap_or_else(|| rampart.to_path_buf())
 }
 
 /// A private directory holding the shim; removed when dropped.
