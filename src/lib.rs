@@ -10,3 +10,4 @@ pub mod engine;
 pub mod gate;
 pub mod hook;
 pub mod mcp;
+pub mod wrap;

@@ -48,6 +48,8 @@ enum Command {
     /// Run an MCP server behind policy: `rampart mcp [flags] -- CMD ARGS…` (stdio proxy), or
     /// `rampart mcp scan -- CMD…` to see how policy treats its tools.
     Mcp(rampart::mcp::McpCli),
+    /// Run an agent with $SHELL pointing at a checking shim: `rampart wrap [flags] -- CMD ARGS…`.
+    Wrap(rampart::wrap::WrapArgs),
     /// Show whether rampart serve is running, its mode, policy and pending approvals.
     Status(cli::status_cmd::StatusArgs),
     /// Run an agent with the LD_PRELOAD library: every program its dynamically linked processes
@@ -58,6 +60,13 @@ enum Command {
 }
 
 fn main() {
+    // Started as the shell shim of `rampart wrap` (argv[0] is `rampart-shell`): nothing else.
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a0| rampart::wrap::shell::is_shim_name(&a0))
+    {
+        std::process::exit(rampart::wrap::shim::main());
+    }
     // Die quietly on a closed pipe (`rampart audit tail | head`) instead of panicking in print.
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
     unsafe {
@@ -83,6 +92,7 @@ fn main() {
     let result = match cli.command {
         Command::Hook(a) => std::process::exit(rampart::hook::run(a)),
         Command::Mcp(a) => std::process::exit(rampart::mcp::dispatch(a)),
+        Command::Wrap(a) => rampart::wrap::run(a),
         Command::Test(a) => cli::test_cmd::run(a),
         Command::Preload(a) => cli::preload_cmd::run(a),
         Command::Policy { command } => cli::policy_cmd::run(command),

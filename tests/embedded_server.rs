@@ -9,22 +9,8 @@ use std::time::Duration;
 use rampart::embedded::{AgentCommand, InProcessServer, ServerOptions, run_agent};
 use serde_json::{Value, json};
 
-const POLICY: &str = r#"
-version: "1"
-default_action: allow
-policies:
-  - name: block-rm
-    match: {tool: exec}
-    rules:
-      - action: deny
-        when: {command_matches: ["rm -rf *"]}
-        message: "no recursive deletes"
-  - name: watch-curl
-    match: {tool: exec}
-    rules:
-      - action: watch
-        when: {command_matches: ["curl *"]}
-"#;
+mod support;
+use support::POLICY;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
