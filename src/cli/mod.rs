@@ -6,6 +6,7 @@ pub mod client_cmd;
 pub mod init_cmd;
 pub(crate) mod owner_file;
 pub mod policy_cmd;
+pub mod policy_flags;
 pub mod preload_cmd;
 mod proc_identity;
 pub mod report_cmd;

@@ -23,12 +23,9 @@ pub struct PreloadArgs {
     /// enforce | monitor | disabled
     #[arg(long, default_value = "enforce")]
     pub mode: String,
-    /// Policy file (default: the embedded standard profile plus ~/.rampart/policies).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Extra policy directory (default: ~/.rampart/policies).
-    #[arg(long)]
-    pub config_dir: Option<PathBuf>,
+    /// Policy source.
+    #[command(flatten)]
+    pub policy: crate::cli::policy_flags::PolicyFlags,
     /// Audit directory (default: ~/.rampart/audit).
     #[arg(long)]
     pub audit_dir: Option<PathBuf>,
@@ -251,8 +248,8 @@ pub fn run(a: PreloadArgs) -> anyhow::Result<i32> {
     mark_preload_inert();
     let server = InProcessServer::start(ServerOptions {
         mode,
-        config: a.config.clone(),
-        config_dir: a.config_dir.clone(),
+        config: a.policy.config.clone(),
+        config_dir: a.policy.config_dir.clone(),
         audit_dir: a.audit_dir.clone(),
         ..ServerOptions::default()
     })

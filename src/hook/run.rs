@@ -13,7 +13,7 @@ use super::fields;
 use super::host::{AskStyle, Host, HostEvent, Phase, Verdict};
 use super::session;
 use crate::audit::{AuditEvent, AuditSink, EventResponse, SinkConfig};
-use crate::engine::resolve::{ResolveOptions, Surface, home_dir};
+use crate::engine::resolve::home_dir;
 use crate::engine::{Action, Decision, ToolCall};
 use crate::gate::{Gate, Mode, PolicyHandle, Purpose, Scope, Snapshot};
 
@@ -63,12 +63,9 @@ pub struct HookArgs {
     /// enforce (default), monitor/audit (record only, the host decides) or disabled.
     #[arg(long, default_value = "enforce")]
     pub mode: Mode,
-    /// Policy file (default: the embedded standard profile plus ~/.rampart/policies).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Policy directory layered on the base policy (default ~/.rampart/policies).
-    #[arg(long)]
-    pub config_dir: Option<PathBuf>,
+    /// Policy source.
+    #[command(flatten)]
+    pub policy: crate::cli::policy_flags::PolicyFlags,
     /// Audit directory (default ~/.rampart/audit).
     #[arg(long)]
     pub audit_dir: Option<PathBuf>,
@@ -216,13 +213,9 @@ fn process(args: &HookArgs, bytes: &[u8]) -> Answer {
             );
         }
     };
-    let opts = ResolveOptions {
-        config: args.config.clone(),
-        config_dir: args.config_dir.clone(),
-        surface: Surface::Agent,
-        project_dir: ev.workdir.as_ref().map(PathBuf::from),
-        home: home.clone(),
-    };
+    let opts = args
+        .policy
+        .agent_options(ev.workdir.as_ref().map(PathBuf::from), home.clone());
     let mut gate = Gate::new(PolicyHandle::fixed(opts, snap), args.mode, sink);
     if let Some(h) = &home {
         // Each hook is its own process: call_count windows need state shared across them.
@@ -240,13 +233,9 @@ fn load_policy(
     ev: &HostEvent,
     home: Option<PathBuf>,
 ) -> Result<Snapshot, crate::engine::LoadError> {
-    let opts = ResolveOptions {
-        config: args.config.clone(),
-        config_dir: args.config_dir.clone(),
-        surface: Surface::Agent,
-        project_dir: ev.workdir.as_ref().map(PathBuf::from),
-        home,
-    };
+    let opts = args
+        .policy
+        .agent_options(ev.workdir.as_ref().map(PathBuf::from), home);
     Snapshot::load(&opts)
 }
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::audit::{AuditSink, SinkConfig};
-use crate::engine::resolve::{ResolveOptions, Surface, home_dir};
+use crate::engine::resolve::home_dir;
 use crate::gate::{Gate, Mode, PolicyHandle};
 use frame::{Frame, FrameReader};
 pub use proxy::DenyStyle;
@@ -46,12 +46,9 @@ pub const SIGNAL_GRACE: Duration = Duration::from_secs(5);
 /// `rampart mcp` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct McpArgs {
-    /// Policy file (default: the embedded standard profile plus ~/.rampart/policies).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Policy directory layered on the base policy (default ~/.rampart/policies).
-    #[arg(long)]
-    pub config_dir: Option<PathBuf>,
+    /// Policy source.
+    #[command(flatten)]
+    pub policy: crate::cli::policy_flags::PolicyFlags,
     /// enforce (default), monitor/audit (record real verdicts, forward everything) or disabled.
     #[arg(long, default_value = "enforce")]
     pub mode: Mode,
@@ -152,13 +149,7 @@ pub fn run(args: McpArgs) -> i32 {
     };
     let home = home_dir();
     let cwd = std::env::current_dir().ok();
-    let opts = ResolveOptions {
-        config: args.config.clone(),
-        config_dir: args.config_dir.clone(),
-        surface: Surface::Agent,
-        project_dir: cwd.clone(),
-        home: home.clone(),
-    };
+    let opts = args.policy.agent_options(cwd.clone(), home.clone());
     let policy = match PolicyHandle::load(opts) {
         Ok(p) => p,
         Err(e) => {

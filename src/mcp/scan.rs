@@ -10,7 +10,6 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use serde_json::{Map, Value, json};
 use super::call::{Identity, tool_call};
 use super::child::{self, Server};
 use super::frame::{Frame, FrameReader};
-use crate::engine::resolve::{ResolveOptions, Surface, home_dir};
+use crate::engine::resolve::home_dir;
 use crate::gate::policy::Snapshot;
 
 /// Most `tools/list` pages read before giving up on a server that never stops paginating.
@@ -31,12 +30,9 @@ const MAX_FRAME: usize = 16 << 20;
 /// `rampart mcp scan` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScanArgs {
-    /// Policy file (default: the embedded standard profile plus ~/.rampart/policies).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Policy directory layered on the base policy (default ~/.rampart/policies).
-    #[arg(long)]
-    pub config_dir: Option<PathBuf>,
+    /// Policy source.
+    #[command(flatten)]
+    pub policy: crate::cli::policy_flags::PolicyFlags,
     /// Seconds to wait for the server's answers (each step).
     #[arg(long, default_value_t = 15)]
     pub timeout: u64,
@@ -140,13 +136,7 @@ pub fn run(args: ScanArgs) -> i32 {
 /// Starts the server, lists its tools, stops it and judges each tool.
 pub fn scan(args: &ScanArgs) -> Result<Scan, ScanError> {
     let cwd = std::env::current_dir().ok();
-    let opts = ResolveOptions {
-        config: args.config.clone(),
-        config_dir: args.config_dir.clone(),
-        surface: Surface::Agent,
-        project_dir: cwd.clone(),
-        home: home_dir(),
-    };
+    let opts = args.policy.agent_options(cwd.clone(), home_dir());
     let classes = super::call::parse_tool_classes(&args.map_tool).map_err(ScanError::Usage)?;
     let snap = Snapshot::load(&opts)?;
     let server = child::spawn(&args.command)?;

@@ -24,12 +24,9 @@ pub struct WrapArgs {
     /// enforce (default), monitor (record real verdicts, run everything) or disabled.
     #[arg(long, default_value = "enforce")]
     pub mode: Mode,
-    /// Policy file (default: the embedded standard profile plus ~/.rampart/policies).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Policy directory layered on the base policy (default ~/.rampart/policies).
-    #[arg(long)]
-    pub config_dir: Option<PathBuf>,
+    /// Policy source.
+    #[command(flatten)]
+    pub policy: crate::cli::policy_flags::PolicyFlags,
     /// Audit directory (default ~/.rampart/audit).
     #[arg(long)]
     pub audit_dir: Option<PathBuf>,
@@ -58,8 +55,8 @@ pub fn run(a: WrapArgs) -> anyhow::Result<i32> {
     )?;
     let server = InProcessServer::start(ServerOptions {
         mode: a.mode,
-        config: a.config.clone(),
-        config_dir: a.config_dir.clone(),
+        config: a.policy.config.clone(),
+        config_dir: a.policy.config_dir.clone(),
         audit_dir: a.audit_dir.clone(),
         port: a.port,
         approval_timeout: a.approval_timeout,
