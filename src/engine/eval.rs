@@ -832,8 +832,29 @@ pub fn path_candidates(path: &str, workdir: Option<&str>, resolved: Option<&str>
 /// Variable names the command assigns (leading assignments, env, export/declare/typeset, set).
 pub fn env_assignment_names(raw: &str) -> Vec<String> {
     let mut names = Vec::new();
-    collect_env(raw, &mut names, 0);
+    if !assigns_nothing(raw) {
+        collect_env(raw, &mut names, 0);
+    }
     names
+}
+
+/// Words after which a name is assigned without an `=` in sight (`export NAME`, `set NAME`).
+const BARE_ASSIGNERS: &[&str] = &["export", "declare", "typeset", "local", "readonly", "set"];
+
+/// A cheap proof that [`collect_env`] finds nothing: no `=` anywhere, no backslash or ANSI-C
+/// quote that could spell one, and none of [`BARE_ASSIGNERS`] anywhere in the text with quotes
+/// removed, in any letter case (so `'ex'port` and `SETX` are still read in full).
+fn assigns_nothing(raw: &str) -> bool {
+    if raw.contains(['=', '\\']) || raw.contains("$'") {
+        return false;
+    }
+    let mut folded = String::with_capacity(raw.len());
+    folded.extend(
+        raw.chars()
+            .filter(|c| !matches!(c, '\'' | '"'))
+            .map(|c| c.to_ascii_lowercase()),
+    );
+    !BARE_ASSIGNERS.iter().any(|w| folded.contains(w))
 }
 
 fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
@@ -1664,6 +1685,28 @@ mod tests {
         #[test]
         fn list_fast_path_matches_general_on_any_text(cmd in "[a-zA-Z0-9 /=.:&|;_-]{0,24}") {
             same_view(&cmd);
+        }
+
+        /// The shortcut in `env_assignment_names` never hides a name the full reading finds.
+        #[test]
+        fn assigns_nothing_is_sound(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("export"), Just("EXPORT"), Just("ex'port"), Just("\"set\""), Just("setx"),
+                    Just("env"), Just("declare"), Just("local"), Just("readonly"), Just("typeset"),
+                    Just("FOO"), Just("a=b"), Just("$env:X"), Just("$(id)"), Just("`id`"),
+                    Just("bash -c"), Just("'"), Just("\""), Just("\\"), Just("$'\\x65'"),
+                    Just("&&"), Just("|"), Just(";"), Just("("), Just(")"), Just("git"), Just("-x"),
+                ],
+                0..8,
+            )
+        ) {
+            let cmd = parts.join(" ");
+            if assigns_nothing(&cmd) {
+                let mut names = Vec::new();
+                collect_env(&cmd, &mut names, 0);
+                prop_assert!(names.is_empty(), "{cmd:?} assigns {names:?}");
+            }
         }
     }
 }
