@@ -369,3 +369,33 @@ fn symlinked_audit_dir_is_refused_and_symlinked_policies_cannot_weaken() {
         "{out}"
     );
 }
+
+/// FINDING (not fixed here): plain YAML scalars `yes`/`no`/`on`/`off`/`y`/`n` in string fields
+/// are read as YAML 1.1 booleans and become the text "true"/"false" (the `Text` type in
+/// src/engine/model.rs decodes with `deserialize_any`; serde-saphyr infers 1.1 booleans by
+/// default). A deny rule `command_matches: [yes]` then denies `true` and lets `yes` through.
+#[test]
+#[ignore = "known bug: YAML 1.1 booleans in string fields (see the comment)"]
+fn plain_yes_in_a_pattern_means_the_word_yes() {
+    let home = scratch("yes");
+    let h = home.path();
+    std::fs::create_dir_all(h.join(".rampart/policies")).unwrap();
+    std::fs::write(
+        h.join(".rampart/policies/p.yaml"),
+        "policies:\n  - name: no\n    match: {tool: exec}\n    rules:\n      - action: deny\n        when: {command_matches: [yes]}\n",
+    )
+    .unwrap();
+    for (cmd, want) in [("yes", "deny"), ("true", "allow")] {
+        let ev = serde_json::json!({"hook_event_name":"PreToolUse","session_id":"s","cwd":"/tmp",
+            "tool_name":"Bash","tool_input":{"command":cmd}});
+        let mut c = rampart(h);
+        c.arg("hook");
+        let (_, out, _) = run_guarded(c, ev.to_string().as_bytes());
+        let got = if out.contains("\"deny\"") {
+            "deny"
+        } else {
+            "allow"
+        };
+        assert_eq!(got, want, "{cmd}: {out}");
+    }
+}
