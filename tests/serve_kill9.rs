@@ -3,7 +3,7 @@
 //! decision the server acknowledged (a 200 or 403 answer that reached the client) must be in the
 //! audit files, and `rampart audit verify --dir` must exit 0.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,8 +110,9 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
         | 1;
     eprintln!("kill9 seed {seed}");
     let mut rng = Rng(seed);
-    // Every acknowledged decision so far: (marker, status).
-    let acked: Arc<Mutex<Vec<(String, u16)>>> = Arc::new(Mutex::new(Vec::new()));
+    // Every acknowledged decision so far: (command, status, audit_id from the answer).
+    type Acked = Vec<(String, u16, String)>;
+    let acked: Arc<Mutex<Acked>> = Arc::new(Mutex::new(Vec::new()));
     let mut per_status = [0usize; 2];
 
     let start = |port: u16| {
@@ -152,7 +153,7 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let marker = format!("kmark-r{round}-t{t}-i{i}-end");
+                    let marker = format!("r{round}-t{t}-i{i}");
                     // Alternate an allowed and a denied command so both paths are exercised.
                     let cmd = if i % 2 == 0 {
                         format!("echo {marker}")
@@ -168,10 +169,14 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
                         Ok(mut resp) => {
                             let code = resp.status().as_u16();
                             // Only a fully received answer counts as acknowledged.
-                            if resp.body_mut().read_to_string().is_ok()
-                                && (code == 200 || code == 403)
-                            {
-                                acked.lock().unwrap().push((marker, code));
+                            let Ok(text) = resp.body_mut().read_to_string() else {
+                                break;
+                            };
+                            if code == 200 || code == 403 {
+                                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                                let id = v["audit_id"].as_str().unwrap_or_default().to_string();
+                                assert!(!id.is_empty(), "acknowledged without audit_id: {text}");
+                                acked.lock().unwrap().push((cmd, code, id));
                             }
                         }
                         Err(_) => break, // server is gone
@@ -194,26 +199,38 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
         port = free_port();
         p = start(port);
 
+        // id -> (command, action) of every complete record on disk.
         let text = audit_text(&audit);
-        // Every marker present anywhere in the audit files.
-        let on_disk: HashSet<&str> = text
-            .match_indices("kmark-")
-            .filter_map(|(i, _)| text[i..].find("-end").map(|j| &text[i..i + j + 4]))
+        let on_disk: HashMap<String, (String, String)> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| {
+                Some((
+                    v["id"].as_str()?.to_string(),
+                    (
+                        v["request"]["command"].as_str()?.to_string(),
+                        v["decision"]["action"].as_str()?.to_string(),
+                    ),
+                ))
+            })
             .collect();
         let acked_now = acked.lock().unwrap();
-        let missing: Vec<&String> = acked_now
-            .iter()
-            .filter(|(m, _)| !on_disk.contains(m.as_str()))
-            .map(|(m, _)| m)
-            .collect();
+        let mut bad = Vec::new();
+        for (cmd, code, id) in acked_now.iter() {
+            let want = if *code == 403 { "deny" } else { "allow" };
+            match on_disk.get(id) {
+                Some((c, a)) if c == cmd && a == want => {}
+                other => bad.push(format!("{id} {cmd:?} {want}: on disk {other:?}")),
+            }
+        }
         assert!(
-            missing.is_empty(),
-            "round {round} (seed {seed}): {} acknowledged decisions missing from the audit, e.g. {:?}",
-            missing.len(),
-            &missing[..missing.len().min(5)]
+            bad.is_empty(),
+            "round {round} (seed {seed}): {} acknowledged decisions missing or wrong in the audit, e.g. {:?}",
+            bad.len(),
+            &bad[..bad.len().min(5)]
         );
-        let uniq: HashSet<&String> = acked_now.iter().map(|(m, _)| m).collect();
-        assert_eq!(uniq.len(), acked_now.len(), "markers are unique");
+        let uniq: HashSet<&String> = acked_now.iter().map(|(_, _, id)| id).collect();
+        assert_eq!(uniq.len(), acked_now.len(), "audit ids are unique");
         drop(acked_now);
 
         let out = rampart(home)
@@ -228,7 +245,7 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    for (_, code) in acked.lock().unwrap().iter() {
+    for (_, code, _) in acked.lock().unwrap().iter() {
         per_status[usize::from(*code == 403)] += 1;
     }
     eprintln!(
