@@ -107,7 +107,10 @@ fn main() {
         let decoded = if text.trim().is_empty() {
             model::PolicyFile::default()
         } else {
-            match serde_saphyr::from_str::<model::PolicyFile>(&text) {
+            // The same reading as `load::yaml_options` (YAML 1.2 booleans).
+            let mut options = serde_saphyr::Options::default();
+            options.strict_booleans = true;
+            match serde_saphyr::from_str_with_options::<model::PolicyFile>(&text, options) {
                 Ok(d) => d,
                 Err(e) => {
                     let first = e.to_string().lines().next().unwrap_or_default().to_string();

@@ -370,12 +370,11 @@ fn symlinked_audit_dir_is_refused_and_symlinked_policies_cannot_weaken() {
     );
 }
 
-/// FINDING (not fixed here): plain YAML scalars `yes`/`no`/`on`/`off`/`y`/`n` in string fields
-/// are read as YAML 1.1 booleans and become the text "true"/"false" (the `Text` type in
-/// src/engine/model.rs decodes with `deserialize_any`; serde-saphyr infers 1.1 booleans by
-/// default). A deny rule `command_matches: [yes]` then denies `true` and lets `yes` through.
+/// Plain YAML scalars `yes`/`no`/`on`/`off`/`y`/`n` in text fields are those words (as Go's
+/// decoder reads them), not YAML 1.1 booleans turned into "true"/"false": a deny rule
+/// `command_matches: [yes]` denies `yes` and not `true`, and a policy named `no` keeps its name.
+/// (Found by this checklist; fixed in the loader with YAML 1.2 booleans.)
 #[test]
-#[ignore = "known bug: YAML 1.1 booleans in string fields (see the comment)"]
 fn plain_yes_in_a_pattern_means_the_word_yes() {
     let home = scratch("yes");
     let h = home.path();

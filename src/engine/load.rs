@@ -180,7 +180,16 @@ pub fn parse_strict<T: serde::de::DeserializeOwned>(
     label: &str,
     text: &str,
 ) -> Result<T, LoadError> {
-    serde_saphyr::from_str(text).map_err(|e| syntax_error(label, &e))
+    serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| syntax_error(label, &e))
+}
+
+/// The YAML reading of policy files: YAML 1.2 booleans, so an unquoted `yes`, `no`, `on`, `off`,
+/// `y` or `n` in a text field (a pattern, a name) stays that word, as Go's decoder keeps it;
+/// typed boolean fields still accept the 1.1 words (`model::yaml_bool`).
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options
 }
 
 /// Parses and validates one policy document.
@@ -400,6 +409,33 @@ mod tests {
             Ok(_) => String::from("OK"),
             Err(e) => e.to_string(),
         }
+    }
+
+    /// Text fields keep YAML 1.1 boolean words as words; typed booleans accept them.
+    #[test]
+    fn yes_and_no_are_words_in_text_and_booleans_in_flags() {
+        let f = parse_policy(
+            "p.yaml",
+            "policies:\n  - name: no\n    enabled: yes\n    match: {tool: [on, exec]}\n    rules:\n      - action: deny\n        once: off\n        when: {command_matches: [yes, y, n], default: No}\n",
+        )
+        .expect("policy");
+        let p = &f.policies.as_ref().expect("policies")[0];
+        assert_eq!(p.name.as_ref().map(|t| t.0.as_str()), Some("no"));
+        assert_eq!(p.enabled, Some(true));
+        let tools = &p
+            .scope
+            .as_ref()
+            .and_then(|s| s.tool.clone())
+            .expect("tool")
+            .0;
+        assert_eq!(tools, &["on", "exec"]);
+        let r = &p.rules.as_ref().expect("rules")[0];
+        assert_eq!(r.once, Some(false));
+        let w = r.when.as_ref().expect("when");
+        assert_eq!(w.command_matches.as_ref().expect("cm").0, ["yes", "y", "n"]);
+        assert_eq!(w.default, Some(false));
+        let e = err("policies:\n  - name: a\n    enabled: maybe\n");
+        assert!(e.contains("maybe"), "{e}");
     }
 
     #[test]

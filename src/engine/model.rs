@@ -48,6 +48,39 @@ impl Serialize for Text {
     }
 }
 
+/// A typed boolean as Go's YAML decoder reads one: `true`/`false` in any of their three
+/// spellings and, because the field is a boolean, the YAML 1.1 words `yes`/`no`, `on`/`off`,
+/// `y`/`n`. Policy files are decoded with YAML 1.2 booleans (so `yes` in a text field stays the
+/// word `yes`); only typed boolean fields accept the 1.1 words. `null` is absent.
+fn yaml_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean (true/false, yes/no, on/off)")
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Option<bool>, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<bool>, E> {
+            match v {
+                "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y"
+                | "Y" => Ok(Some(true)),
+                "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n"
+                | "N" => Ok(Some(false)),
+                _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+            }
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<bool>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<bool>, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// One string or a list of strings (`tool: exec` or `tool: [read, write]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OneOrMany(pub Vec<String>);
@@ -115,6 +148,7 @@ pub struct Policy {
     /// Lower runs first; absent means 100.
     pub priority: Option<i64>,
     /// Absent means enabled.
+    #[serde(default, deserialize_with = "yaml_bool")]
     pub enabled: Option<bool>,
     /// Which calls the policy applies to.
     #[serde(rename = "match")]
@@ -152,6 +186,7 @@ pub struct Rule {
     /// RFC 3339 instant after which the rule is ignored.
     pub expires_at: Option<Text>,
     /// Single-use allow.
+    #[serde(default, deserialize_with = "yaml_bool")]
     pub once: Option<bool>,
     /// Metadata only.
     pub added: Option<Text>,
@@ -162,8 +197,10 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 pub struct AskBlock {
     /// Mirror the prompt to the serve approval queue.
+    #[serde(default, deserialize_with = "yaml_bool")]
     pub audit: Option<bool>,
     /// Skip the host's native prompt.
+    #[serde(default, deserialize_with = "yaml_bool")]
     pub headless_only: Option<bool>,
 }
 
@@ -176,6 +213,7 @@ pub struct WebhookBlock {
     /// Go duration, default 5s, capped at 30s.
     pub timeout: Option<Text>,
     /// Allow when the endpoint fails.
+    #[serde(default, deserialize_with = "yaml_bool")]
     pub fail_open: Option<bool>,
 }
 
@@ -214,6 +252,7 @@ pub struct When {
     /// Output exclusions.
     pub response_not_matches: Option<OneOrMany>,
     /// `true` matches every call in scope.
+    #[serde(default, deserialize_with = "yaml_bool")]
     pub default: Option<bool>,
 }
 
