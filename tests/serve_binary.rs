@@ -4,41 +4,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn rampart(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    c.env("HOME", home)
-        .env_remove("RAMPART_TOKEN")
-        .current_dir(home);
-    c
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
-}
+mod support;
+use support::binary::{Proc, agent, free_port, rampart};
 
 fn wait_healthy(port: u16) {
     let t = Instant::now();

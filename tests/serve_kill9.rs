@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,38 +13,8 @@ use std::time::{Duration, Instant};
 const ROUNDS: u32 = 20;
 const CLIENTS: u32 = 3;
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn rampart(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    c.env("HOME", home)
-        .env_remove("RAMPART_TOKEN")
-        .current_dir(home);
-    c
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
-}
+mod support;
+use support::binary::{Proc, agent, free_port, rampart};
 
 /// Waits for /healthz; panics (with the child's exit status) if the server dies or hangs.
 fn wait_healthy(p: &mut Proc, port: u16) {

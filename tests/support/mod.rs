@@ -2,6 +2,7 @@
 //! and a real HTTP client (ureq).
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod preload;
 
 use std::path::PathBuf;
