@@ -162,3 +162,28 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Parser round trip: words quoted for the shell and joined parse back to exactly those
+    /// words — one command, quote removal undone, nothing marked dynamic — whatever they hold
+    /// (blanks, quotes, `$`, backticks, globs, operators, newlines, unicode).
+    #[test]
+    fn quoted_words_parse_back_to_themselves(
+        words in proptest::collection::vec("[ -~\t\néß☃]{0,12}", 0..6)
+    ) {
+        let mut argv = vec!["printf".to_string()];
+        argv.extend(words);
+        let line = argv
+            .iter()
+            .map(|w| rampart::hook::setup::command::sh_quote(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let a = shell::analyze(&line);
+        prop_assert!(a.parsed, "{line:?}: {:?}", a.error);
+        prop_assert_eq!(a.commands.len(), 1, "{:?}", line);
+        prop_assert_eq!(&a.commands[0].argv, &argv, "{:?}", line);
+        prop_assert!(a.commands[0].dynamic.iter().all(|d| !d), "{:?}", line);
+    }
+}
