@@ -220,6 +220,36 @@ impl AuditEvent {
         e
     }
 
+    /// The event for a scanned tool response: [`AuditEvent::from_call`] with `phase_key:
+    /// "response"` in the request and the flags every front end writes —
+    /// `response-evaluated`, plus `response-redacted` (enforced deny) or
+    /// `response-observed-deny` (deny not enforced).
+    pub fn for_response(
+        call: &crate::engine::ToolCall,
+        d: &crate::engine::Decision,
+        phase_key: &str,
+        enforce: bool,
+    ) -> AuditEvent {
+        let mut e = AuditEvent::from_call(call, d);
+        e.request
+            .get_or_insert_with(Map::new)
+            .insert(phase_key.into(), Value::String("response".into()));
+        let mut flags = vec!["response-evaluated".to_string()];
+        if d.action == crate::engine::Action::Deny {
+            flags.push(if enforce {
+                "response-redacted".into()
+            } else {
+                "response-observed-deny".into()
+            });
+        }
+        e.response = Some(EventResponse {
+            exit_code: None,
+            duration_ms: 0,
+            flags,
+        });
+        e
+    }
+
     /// Go JSON of this event with `hash` replaced by `hash_value`.
     pub fn to_json_with_hash(&self, hash_value: &str) -> String {
         let mut o = self.json_prefix();

@@ -5,14 +5,14 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::approval::{self, Outcome};
 use super::ask_state::{AskState, PendingAsk};
 use super::fields;
 use super::host::{AskStyle, Host, HostEvent, Phase, Verdict};
 use super::session;
-use crate::audit::{AuditEvent, AuditSink, EventResponse, SinkConfig};
+use crate::audit::{AuditEvent, AuditSink, SinkConfig};
 use crate::engine::resolve::home_dir;
 use crate::engine::{Action, Decision, ToolCall};
 use crate::gate::{Gate, Mode, PolicyHandle, Purpose, Scope, Snapshot};
@@ -367,23 +367,8 @@ fn post_call(
             .compiled
             .evaluate_response(call, &text)
     };
-    let mut e = AuditEvent::from_call(call, &d);
-    let req = e.request.get_or_insert_with(Map::new);
-    req.insert("rampart_phase".into(), json!("response"));
+    let e = AuditEvent::for_response(call, &d, "rampart_phase", enforce);
     let denied = d.action == Action::Deny;
-    let mut flags = vec!["response-evaluated".to_string()];
-    if denied {
-        flags.push(if enforce {
-            "response-redacted".into()
-        } else {
-            "response-observed-deny".into()
-        });
-    }
-    e.response = Some(EventResponse {
-        exit_code: None,
-        duration_ms: 0,
-        flags,
-    });
     if let Err(x) = gate.record_blocking(e)
         && enforce
     {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::call::{self, Identity};
 use super::jsonrpc::{self, IdKey, code};
-use crate::audit::{AuditEvent, EventResponse, Ticket};
+use crate::audit::{AuditEvent, Ticket};
 use crate::engine::{Action, Decision, ToolCall};
 use crate::gate::{Gate, Mode, Purpose, Scope};
 use crate::hook::approval::{self, Outcome};
@@ -656,23 +656,7 @@ impl Proxy {
         }
         let enforce = self.enforce();
         let denied = d.action == Action::Deny;
-        let mut e = AuditEvent::from_call(call, &d);
-        e.request
-            .get_or_insert_with(Map::new)
-            .insert("mcp_phase".into(), json!("response"));
-        let mut flags = vec!["response-evaluated".to_string()];
-        if denied {
-            flags.push(if enforce {
-                "response-redacted".into()
-            } else {
-                "response-observed-deny".into()
-            });
-        }
-        e.response = Some(EventResponse {
-            exit_code: None,
-            duration_ms: 0,
-            flags,
-        });
+        let e = AuditEvent::for_response(call, &d, "mcp_phase", enforce);
         if let Err(x) = self.gate.record_blocking(e) {
             log(format!("audit write failed: {x}"));
         }
