@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 JOBS="${FUZZ_BUILD_JOBS:-1}"
-ALL=(shell_analyze glob_match policy_load hook_formats mcp_frames api_body audit_lines)
+ALL=(shell_analyze glob_match policy_load hook_formats mcp_frames api_body audit_lines audit_walk)
 if [ "$#" -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL[@]}"); fi
 
 CARGO_BUILD_JOBS="$JOBS" cargo +nightly fuzz build || exit 2
@@ -28,7 +28,10 @@ for t in "${TARGETS[@]}"; do
   log="logs/$t.log"
   echo "== $t: ${SECONDS_EACH}s"
   # -rss_limit_mb and -timeout turn memory blow-ups and hangs into reported failures too.
-  cargo +nightly fuzz run "$t" "corpus/$t" "${seeds[@]}" -- \
+  # audit_walk writes a small audit directory per input: keep it in memory where possible.
+  tmp="${TMPDIR:-/tmp}"
+  [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ] && tmp=/dev/shm
+  TMPDIR="$tmp" cargo +nightly fuzz run "$t" "corpus/$t" "${seeds[@]}" -- \
     -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"$log" 2>&1
   rc=$?

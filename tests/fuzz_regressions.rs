@@ -17,6 +17,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("mcp_frames", targets::mcp_frames),
     ("api_body", targets::api_body),
     ("audit_lines", targets::audit_lines),
+    ("audit_walk", targets::audit_walk),
 ];
 
 /// Runs every file under `root/<target>/`; returns how many ran. Unknown directories fail.

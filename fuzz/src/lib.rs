@@ -193,3 +193,70 @@ pub fn audit_lines(data: &[u8]) {
         }
     }
 }
+
+/// A whole audit directory as `rampart audit verify` and a starting writer see it. The input is
+/// split at NUL bytes into two chain files and the anchor log. `verify_dir` must not panic; and
+/// when it finds the directory intact, a writer opened on it must append an event after which
+/// the directory still verifies, one event longer.
+pub fn audit_walk(data: &[u8]) {
+    use rampart::audit::event::AuditEvent;
+    use rampart::audit::verify::verify_dir;
+    use rampart::audit::writer::{AuditSink, SinkConfig};
+
+    // One directory per thread: the stable replay runs targets on parallel test threads.
+    thread_local! {
+        static DIR: std::path::PathBuf = {
+            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("rampart-fuzz-audit-walk-{}-{n}", std::process::id()))
+        };
+    }
+    let dir = DIR.with(|d| d.clone());
+    struct Cleanup<'a>(&'a std::path::Path);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.0);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create fuzz audit dir");
+    let _cleanup = Cleanup(&dir);
+    let mut parts = data.splitn(3, |&b| b == 0);
+    for name in [
+        "2026-01-01.jsonl",
+        "2026-01-02.jsonl",
+        "audit-anchors.jsonl",
+    ] {
+        if let Some(p) = parts.next().filter(|p| !p.is_empty()) {
+            std::fs::write(dir.join(name), p).expect("write fuzz audit file");
+        }
+    }
+    let Ok(before) = verify_dir(&dir) else {
+        return;
+    };
+    let mut cfg = SinkConfig::new(&dir);
+    cfg.verify_tail_on_open = true;
+    let opened = AuditSink::open(cfg);
+    if before.brk.is_some() {
+        // A damaged directory: the writer may refuse or continue, but must not panic.
+        if let Ok(sink) = opened {
+            let _ = sink.append(AuditEvent::new("fuzz", "s", "exec", "allow"));
+        }
+        return;
+    }
+    let sink = opened.unwrap_or_else(|e| panic!("writer refused an intact directory: {e}"));
+    sink.append(AuditEvent::new("fuzz", "s", "exec", "allow"))
+        .unwrap_or_else(|e| panic!("append to an intact directory failed: {e}"));
+    drop(sink);
+    let after = verify_dir(&dir).expect("verify after append");
+    assert!(
+        after.brk.is_none(),
+        "append broke an intact chain: {:?}",
+        after.brk
+    );
+    assert_eq!(
+        after.events,
+        before.events + 1,
+        "event count after one append"
+    );
+}
