@@ -563,12 +563,53 @@ pub fn normalize_segment(seg: &str) -> String {
 
 /// NormalizeCommand: every segment normalized, joined with ` && `.
 pub fn normalize(cmd: &str) -> String {
-    split_compound(cmd)
-        .iter()
-        .map(|s| normalize_segment(s))
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" && ")
+    normalize_cached(cmd, &mut NormCache::default())
+}
+
+/// Normalized segments computed so far, so one evaluation normalizes each segment once (the
+/// grant reading, every candidate group and every parser reading share segments).
+#[derive(Debug, Default)]
+pub struct NormCache {
+    segs: Vec<(String, String)>,
+}
+
+/// Segments a [`NormCache`] remembers; beyond that they are recomputed (the scan stays short).
+const NORM_CACHE_SEGS: usize = 32;
+
+impl NormCache {
+    /// [`normalize_segment`] of `seg`, remembered.
+    pub fn segment(&mut self, seg: &str) -> &str {
+        let at = match self.segs.iter().position(|(k, _)| k == seg) {
+            Some(i) => i,
+            None if self.segs.len() < NORM_CACHE_SEGS => {
+                self.segs.push((seg.to_string(), normalize_segment(seg)));
+                self.segs.len() - 1
+            }
+            None => {
+                // Full: reuse the last slot for this segment.
+                let last = self.segs.len() - 1;
+                self.segs[last] = (seg.to_string(), normalize_segment(seg));
+                last
+            }
+        };
+        &self.segs[at].1
+    }
+}
+
+/// [`normalize`] with a cache of normalized segments.
+pub fn normalize_cached(cmd: &str, cache: &mut NormCache) -> String {
+    let mut out = String::with_capacity(cmd.len());
+    for seg in split_compound(cmd) {
+        let n = cache.segment(seg);
+        if n.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(" && ");
+        }
+        out.push_str(n);
+    }
+    out
 }
 
 /// Finds `$(...)`, backticks, `<(...)`, `>(...)` and `eval` arguments, recursively.
@@ -657,7 +698,12 @@ pub struct GrantView {
 
 /// Builds the grant reading of a sanitized command.
 pub fn grant_view(raw: &str) -> GrantView {
-    let normalized = normalize(raw);
+    grant_view_cached(raw, &mut NormCache::default())
+}
+
+/// [`grant_view`] with a cache of normalized segments.
+pub fn grant_view_cached(raw: &str, cache: &mut NormCache) -> GrantView {
+    let normalized = normalize_cached(raw, cache);
     let mut components: Vec<String> = Vec::new();
     let push = |c: String, v: &mut Vec<String>| {
         if !c.is_empty() && !v.contains(&c) {
@@ -671,7 +717,7 @@ pub fn grant_view(raw: &str) -> GrantView {
     }
     let subs = extract_subcommands(raw);
     for sub in &subs {
-        for s in split_compound(&normalize(sub)) {
+        for s in split_compound(&normalize_cached(sub, cache)) {
             push(s.to_string(), &mut components);
         }
     }
@@ -809,6 +855,14 @@ pub struct TooManyAliases;
 
 /// Canonical `rm -rf <operand>` aliases of rm and find invocations; `Err` when over the cap.
 pub fn rm_aliases(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
+    if !may_run_rm_or_find(candidate) {
+        return Ok(Vec::new());
+    }
+    rm_aliases_unfiltered(candidate)
+}
+
+/// [`rm_aliases`] without the [`may_run_rm_or_find`] shortcut.
+fn rm_aliases_unfiltered(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
     let masked = strip_comment(candidate);
     let mut out = Vec::new();
     for seg in split_compound(&masked) {
@@ -832,6 +886,26 @@ pub fn rm_aliases(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
         }
     }
     Ok(out)
+}
+
+/// Whether some word of `candidate` could read `rm` or `find` once quotes, backslashes,
+/// escaped newlines and `cmd` carets are removed: the letters must then be adjacent. Without
+/// that, [`rm_aliases`] finds nothing, so it can skip tokenizing and unwrapping.
+pub fn may_run_rm_or_find(candidate: &str) -> bool {
+    // The last three significant bytes, newest in the low byte.
+    let mut last: u32 = 0;
+    for &b in candidate.as_bytes() {
+        if matches!(b, b'\'' | b'"' | b'\\' | b'^' | b'\n') {
+            continue;
+        }
+        if (b == b'm' && last & 0xff == u32::from(b'r'))
+            || (b == b'd' && last & 0xff_ffff == u32::from_be_bytes([0, b'f', b'i', b'n']))
+        {
+            return true;
+        }
+        last = (last << 8) | u32::from(b);
+    }
+    false
 }
 
 /// Strips an unquoted `#` comment (a `#` starting a word) outside quotes.
@@ -938,6 +1012,14 @@ fn find_aliases(args: &[String], out: &mut Vec<String>) {
 
 /// Alternate restrictive readings: executable basename, busybox applet, here-string payload.
 pub fn alternate_readings(candidate: &str) -> Vec<String> {
+    if plain_first_word(candidate) {
+        return Vec::new();
+    }
+    alternate_readings_unfiltered(candidate)
+}
+
+/// [`alternate_readings`] without the [`plain_first_word`] shortcut.
+fn alternate_readings_unfiltered(candidate: &str) -> Vec<String> {
     let mut out = Vec::new();
     let t = tokenize(candidate);
     let Some(first) = t.first() else { return out };
@@ -963,6 +1045,21 @@ pub fn alternate_readings(candidate: &str) -> Vec<String> {
         out.push(candidate.replace('^', ""));
     }
     out
+}
+
+/// Whether [`alternate_readings`] has nothing to add: no `^`, and the first word is written
+/// without quotes or escapes, has no path separator and is no multi-call binary or shell.
+fn plain_first_word(candidate: &str) -> bool {
+    if candidate.contains('^') {
+        return false;
+    }
+    let t = candidate.trim_start_matches([' ', '\t']);
+    let end = t.find([' ', '\t']).unwrap_or(t.len());
+    let first = &t[..end];
+    !first.is_empty()
+        && !first.contains(['\'', '"', '\\', '/'])
+        && !matches!(first, "busybox" | "toybox")
+        && !SHELLS.contains(&first)
 }
 
 /// The character-by-character readings the byte-level splitter and tokenizer replaced, kept
@@ -1123,6 +1220,80 @@ mod tests {
             proptest::prop_assert_eq!(split_compound(&s), reference::split_compound_ref(&s));
             proptest::prop_assert_eq!(tokenize(&s), reference::tokenize_ref(&s));
         }
+    }
+
+    /// Words that unwrap to `rm`/`find`: launchers, shells, cmd, busybox and pieces of them.
+    const SHORTCUT_WORDS: &[&str] = &[
+        "rm", "r", "m", "find", "fi", "nd", "f", "ind", "-rf", "/", "/bin/", "sudo", "env", "-S",
+        "sh", "bash", "-c", "-lc", "cmd", "/c", "busybox", "toybox", "nohup", "timeout", "5",
+        "exec", "<<<", "-exec", "-delete", "{}", ";", "+", "x", ".", "&&", "|",
+    ];
+    const SHORTCUT_PREFIXES: &[&str] = &[
+        "",
+        "",
+        "cmd /c ",
+        "cmd /c",
+        "sh -c '",
+        "bash -c \"",
+        "busybox ",
+        "/bin/",
+        "env -S '",
+        "find . -exec ",
+        "powershell -c ",
+        "nohup ",
+    ];
+    const SHORTCUT_GLUE: &[&str] = &["", " ", "'", "\"", "\\", "^", "\\\n", "\t", "\n"];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+        /// The shortcuts never hide an alias or a reading the full computation finds.
+        #[test]
+        fn shortcuts_lose_nothing(
+            prefix in 0..SHORTCUT_PREFIXES.len(),
+            parts in proptest::collection::vec(
+                (0..SHORTCUT_WORDS.len(), 0..SHORTCUT_GLUE.len()), 0..8)
+        ) {
+            let s: String = std::iter::once(SHORTCUT_PREFIXES[prefix].to_string())
+                .chain(
+                    parts
+                        .iter()
+                        .map(|&(w, g)| format!("{}{}", SHORTCUT_WORDS[w], SHORTCUT_GLUE[g])),
+                )
+                .collect();
+            proptest::prop_assert_eq!(rm_aliases(&s), rm_aliases_unfiltered(&s), "{:?}", s);
+            proptest::prop_assert_eq!(
+                alternate_readings(&s), alternate_readings_unfiltered(&s), "{:?}", s);
+        }
+    }
+
+    #[test]
+    fn shortcuts_see_through_quoting() {
+        for s in [
+            "r'm' -rf /",
+            "r\\m -rf /",
+            "\"r\"m -rf /",
+            "fi'n'd / -delete",
+            "r^m -rf /",
+            "sh -c 'r\\\nm -rf /'",
+            "env -S 'rm -rf /'",
+        ] {
+            assert!(may_run_rm_or_find(s), "{s:?}");
+        }
+        for s in [
+            "cmd /c r^m -rf /",
+            "sh -c 'r\\m -rf /'",
+            "busybox fi\"n\"d / -delete",
+        ] {
+            let full = rm_aliases_unfiltered(s);
+            assert!(!full.unwrap_or_default().is_empty(), "{s:?}");
+            assert_eq!(rm_aliases(s), rm_aliases_unfiltered(s), "{s:?}");
+        }
+        assert!(!may_run_rm_or_find("git status && make -j4"));
+        assert_eq!(
+            alternate_readings("/bin/ls -la"),
+            vec!["ls -la".to_string()]
+        );
+        assert!(alternate_readings("ls -la /bin").is_empty());
     }
 
     #[test]

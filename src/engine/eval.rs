@@ -13,7 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::call::ToolCall;
 use super::command::{
-    self, alternate_readings, body_variants, grant_view, normalize, rm_aliases, split_compound,
+    self, NormCache, alternate_readings, body_variants, grant_view_cached, normalize_cached,
+    rm_aliases, split_compound,
 };
 use super::compile::{
     CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern, Prefilter,
@@ -185,17 +186,6 @@ impl Texts {
     }
 }
 
-/// One candidate group, as texts: a component and every reading of it.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct RawGroup {
-    /// Texts matched directly (component, bodies, normalized forms, alternate readings).
-    direct: Vec<String>,
-    /// Texts checked against exclusions.
-    excl: Vec<String>,
-    /// Canonical rm/find aliases (excluded only individually).
-    aliases: Vec<String>,
-}
-
 /// A range of the view's id arena.
 type Span = (u32, u32);
 
@@ -258,37 +248,6 @@ impl CommandView {
     fn str(&self, id: u32) -> &str {
         self.texts.str(id)
     }
-}
-
-fn push_unique(v: &mut Vec<String>, s: String) {
-    if !s.is_empty() && !v.contains(&s) {
-        v.push(s);
-    }
-}
-
-/// Builds a group from one component text.
-fn group_for(text: &str, overflow: &mut bool) -> RawGroup {
-    let mut g = RawGroup::default();
-    let mut base = vec![text.to_string()];
-    for b in body_variants(text) {
-        push_unique(&mut base, b);
-    }
-    for t in base.clone() {
-        let n = normalize(&t);
-        push_unique(&mut base, n);
-    }
-    g.excl = base.clone();
-    g.direct = base.clone();
-    for t in &base {
-        for a in alternate_readings(t) {
-            push_unique(&mut g.direct, a);
-        }
-        match rm_aliases(t) {
-            Ok(al) => al.into_iter().for_each(|a| push_unique(&mut g.aliases, a)),
-            Err(_) => *overflow = true,
-        }
-    }
-    g
 }
 
 /// First words that make a plain command more than its words: wrappers the compatibility
@@ -393,24 +352,124 @@ struct ViewBuilder<'a> {
     pf: &'a Prefilter,
     texts: Texts,
     ids: Vec<u32>,
-    /// group_for results by text, with their overflow flag.
-    memo: FxMap<String, (RawGroup, bool)>,
+    /// Groups already built, by text, with their alias-overflow flag.
+    memo: FxMap<String, (Group, bool)>,
     overflow: bool,
+    /// Normalized segments of this call.
+    norm: NormCache,
+    /// Scratch lists reused while building a group.
+    scratch: [Vec<u32>; 4],
+}
+
+fn push_unique(v: &mut Vec<String>, s: String) {
+    if !s.is_empty() && !v.contains(&s) {
+        v.push(s);
+    }
+}
+
+/// Appends `id` unless it is already in `v`.
+fn push_id(v: &mut Vec<u32>, id: u32) {
+    if !v.contains(&id) {
+        v.push(id);
+    }
 }
 
 impl ViewBuilder<'_> {
-    fn group_for(&mut self, text: &str) -> RawGroup {
-        if let Some((g, of)) = self.memo.get(text) {
-            self.overflow |= *of;
-            return g.clone();
+    /// The id of `s`.
+    fn id(&mut self, s: &str) -> u32 {
+        self.texts.id(s, self.pf)
+    }
+
+    /// The group of one component text: the text, its body variants and their normalized
+    /// forms (all also checked against exclusions), alternate readings of each, and the
+    /// canonical rm/find aliases. Empty texts are left out except the component itself.
+    fn group(&mut self, text: &str) -> Group {
+        if let Some(&(g, of)) = self.memo.get(text) {
+            self.overflow |= of;
+            return g;
         }
+        let mut base = std::mem::take(&mut self.scratch[0]);
+        let mut direct = std::mem::take(&mut self.scratch[1]);
+        let mut aliases = std::mem::take(&mut self.scratch[2]);
+        base.clear();
+        direct.clear();
+        aliases.clear();
+        base.push(self.id(text));
+        for b in body_variants(text) {
+            if !b.is_empty() {
+                let id = self.id(&b);
+                push_id(&mut base, id);
+            }
+        }
+        for i in 0..base.len() {
+            let t = self.texts.str(base[i]).to_string();
+            let n = normalize_cached(&t, &mut self.norm);
+            if !n.is_empty() {
+                let id = self.id(&n);
+                push_id(&mut base, id);
+            }
+        }
+        direct.extend_from_slice(&base);
         let mut of = false;
-        let g = group_for(text, &mut of);
+        for &id in &base {
+            let t = self.texts.str(id).to_string();
+            for a in alternate_readings(&t) {
+                if !a.is_empty() {
+                    let id = self.id(&a);
+                    push_id(&mut direct, id);
+                }
+            }
+            match rm_aliases(&t) {
+                Ok(al) => {
+                    for a in al {
+                        let id = self.id(&a);
+                        push_id(&mut aliases, id);
+                    }
+                }
+                Err(_) => of = true,
+            }
+        }
+        let g = self.push([&direct, &base, &aliases], false);
+        self.scratch[0] = base;
+        self.scratch[1] = direct;
+        self.scratch[2] = aliases;
         self.overflow |= of;
-        self.memo.insert(text.to_string(), (g.clone(), of));
+        self.memo.insert(text.to_string(), (g, of));
         g
     }
 
+    /// Pushes direct, excl and alias lists (and `direct` lower-cased) into the arena.
+    fn push(&mut self, lists: [&[u32]; 3], folded: bool) -> Group {
+        let mut lower = std::mem::take(&mut self.scratch[3]);
+        lower.clear();
+        for &id in lists[0] {
+            lower.push(self.texts.lower_id(id, self.pf));
+        }
+        let mut span = |v: &[u32]| {
+            let start = self.ids.len() as u32;
+            self.ids.extend_from_slice(v);
+            (start, self.ids.len() as u32)
+        };
+        let direct = span(lists[0]);
+        let excl = span(lists[1]);
+        let aliases = span(lists[2]);
+        // Direct texts that are already lower-case share their span.
+        let lower_span = if lower.as_slice() == lists[0] {
+            direct
+        } else {
+            span(&lower)
+        };
+        self.scratch[3] = lower;
+        Group {
+            direct,
+            excl,
+            aliases,
+            lower: lower_span,
+            folded,
+        }
+    }
+
+    /// Interns `texts` as one new span.
     fn span(&mut self, texts: &[String]) -> Span {
         let start = self.ids.len() as u32;
         for t in texts {
@@ -420,45 +479,69 @@ impl ViewBuilder<'_> {
         (start, self.ids.len() as u32)
     }
 
-    /// The group's id lists: direct, excl, aliases, lower.
-    fn intern(&mut self, g: &RawGroup) -> [Vec<u32>; 4] {
-        let pf = self.pf;
-        let mut ids = |v: &Vec<String>| v.iter().map(|t| self.texts.id(t, pf)).collect::<Vec<_>>();
-        let direct = ids(&g.direct);
-        let excl = ids(&g.excl);
-        let aliases = ids(&g.aliases);
-        let lower = self.lower(&direct);
-        [direct, excl, aliases, lower]
+    fn list(&self, s: Span) -> Vec<u32> {
+        self.ids[s.0 as usize..s.1 as usize].to_vec()
     }
 
-    /// The id lists of the group lower-cased (`fold_group`), from the lists of the group.
-    fn fold(&mut self, lists: &[Vec<u32>; 4]) -> [Vec<u32>; 4] {
-        let direct = self.lower(&lists[0]);
-        let excl = self.lower(&lists[1]);
-        let aliases = self.lower(&lists[2]);
-        let lower = self.lower(&direct);
-        [direct, excl, aliases, lower]
-    }
-
-    fn lower(&mut self, ids: &[u32]) -> Vec<u32> {
-        ids.iter()
-            .map(|&id| self.texts.lower_id(id, self.pf))
-            .collect()
-    }
-
-    fn push(&mut self, lists: &[Vec<u32>; 4], folded: bool) -> Group {
-        let mut span = |v: &Vec<u32>| {
-            let start = self.ids.len() as u32;
-            self.ids.extend_from_slice(v);
-            (start, self.ids.len() as u32)
-        };
-        Group {
-            direct: span(&lists[0]),
-            excl: span(&lists[1]),
-            aliases: span(&lists[2]),
-            lower: span(&lists[3]),
-            folded,
+    /// `g` lower-cased (`fold_group`); `g` itself, marked folded, when nothing changes.
+    fn fold(&mut self, g: Group) -> Group {
+        let mut lists: [Vec<u32>; 3] =
+            [self.list(g.direct), self.list(g.excl), self.list(g.aliases)];
+        let mut changed = false;
+        for l in &mut lists {
+            for id in l.iter_mut() {
+                let low = self.texts.lower_id(*id, self.pf);
+                changed |= low != *id;
+                *id = low;
+            }
         }
+        if !changed {
+            return Group { folded: true, ..g };
+        }
+        self.push([&lists[0], &lists[1], &lists[2]], true)
+    }
+
+    /// Two groups with the same texts in the same order and the same folding.
+    fn same(&self, a: &Group, b: &Group) -> bool {
+        let l = |s: Span| &self.ids[s.0 as usize..s.1 as usize];
+        a.folded == b.folded
+            && l(a.direct) == l(b.direct)
+            && l(a.excl) == l(b.excl)
+            && l(a.aliases) == l(b.aliases)
+    }
+
+    /// A hash of [`ViewBuilder::same`]'s key.
+    fn key(&self, g: &Group) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let l = |s: Span| &self.ids[s.0 as usize..s.1 as usize];
+        let mut h = FxHasher::default();
+        (l(g.direct), l(g.excl), l(g.aliases), g.folded).hash(&mut h);
+        h.finish()
+    }
+
+    /// The union of two groups (`a`'s texts first), as one unfolded group.
+    fn merge(&mut self, a: Group, b: Group) -> Group {
+        let mut lists = [self.list(a.direct), self.list(a.excl), self.list(a.aliases)];
+        for (l, s) in lists.iter_mut().zip([b.direct, b.excl, b.aliases]) {
+            for i in s.0..s.1 {
+                push_id(l, self.ids[i as usize]);
+            }
+        }
+        self.push([&lists[0], &lists[1], &lists[2]], false)
+    }
+
+    /// `g` without the empty text in its direct list.
+    fn without_empty_direct(&mut self, g: Group) -> Group {
+        let direct = self.list(g.direct);
+        if !direct.iter().any(|&id| self.texts.str(id).is_empty()) {
+            return g;
+        }
+        let direct: Vec<u32> = direct
+            .into_iter()
+            .filter(|&id| !self.texts.str(id).is_empty())
+            .collect();
+        let (excl, aliases) = (self.list(g.excl), self.list(g.aliases));
+        self.push([&direct, &excl, &aliases], g.folded)
     }
 }
 
@@ -607,88 +690,78 @@ impl CommandView {
     }
 
     fn general(raw: String, analysis: &shell::ShellAnalysis, pf: &Prefilter) -> CommandView {
-        let grant = grant_view(&raw);
+        let mut norm = NormCache::default();
+        let grant = grant_view_cached(&raw, &mut norm);
         let mut b = ViewBuilder {
             pf,
             texts: Texts::new(pf, 8 * raw.len()),
             ids: Vec::new(),
             memo: FxMap::default(),
             overflow: false,
+            norm,
+            scratch: Default::default(),
         };
-        let mut groups: Vec<RawGroup> = grant.components.iter().map(|c| b.group_for(c)).collect();
-        let raw_g = b.group_for(&raw);
-        let raw_group = if groups.len() == 1 {
+        let mut tied: Vec<Group> = grant.components.iter().map(|c| b.group(c)).collect();
+        let raw_g = b.group(&raw);
+        let raw_group = if tied.len() == 1 {
             // A single component: the whole command is that component.
-            let g = &mut groups[0];
-            for t in raw_g.direct {
-                push_unique(&mut g.direct, t);
-            }
-            for t in raw_g.excl {
-                push_unique(&mut g.excl, t);
-            }
-            for t in raw_g.aliases {
-                push_unique(&mut g.aliases, t);
-            }
+            tied[0] = b.merge(tied[0], raw_g);
             None
         } else {
             Some(raw_g)
         };
         // Extra readings, in order: the folded groups, then per parser command its heredoc
         // segments (folded, then as written) and the command (folded, then as written).
-        // A folded reading is `fold_group` of the reading before it, built from its ids.
-        let mut extra_raw: Vec<(RawGroup, bool)> = Vec::new();
+        let mut candidates: Vec<Group> = Vec::new();
+        for &g in &tied {
+            candidates.push(b.fold(g));
+        }
+        if let Some(g) = raw_group {
+            candidates.push(b.fold(g));
+        }
         // Commands the bash parser finds: behind sudo/xargs/find -exec/ssh, in heredocs fed
         // to shells, in substitutions, in any letter case.
+        let mut text = String::new();
         for c in &analysis.commands {
-            let text = c.argv.join(" ");
-            let mut g = b.group_for(&text);
+            text.clear();
+            for (i, w) in c.argv.iter().enumerate() {
+                if i > 0 {
+                    text.push(' ');
+                }
+                text.push_str(w);
+            }
+            let g = b.group(&text);
+            let g = b.without_empty_direct(g);
             for r in &c.redirects {
                 if !r.heredoc.is_empty() {
                     for seg in split_compound(&r.heredoc) {
-                        let hg = b.group_for(seg);
-                        extra_raw.push((hg, true));
+                        let hg = b.group(seg);
+                        candidates.push(b.fold(hg));
+                        candidates.push(hg);
                     }
                 }
             }
-            g.direct.retain(|t| !t.is_empty());
-            extra_raw.push((g, true));
+            candidates.push(b.fold(g));
+            candidates.push(g);
         }
-        let mut seen: std::collections::HashSet<
-            ([Vec<u32>; 4], bool),
-            std::hash::BuildHasherDefault<FxHasher>,
-        > = Default::default();
-        let mut tied = Vec::new();
-        // Candidate extra readings in order, as (lists, folded).
-        let mut extra_lists: Vec<([Vec<u32>; 4], bool)> = Vec::new();
-        for g in &groups {
-            let lists = b.intern(g);
-            tied.push(b.push(&lists, false));
-            extra_lists.push((b.fold(&lists), true));
-            seen.insert((lists, false));
-        }
-        let raw_group = raw_group.map(|g| {
-            let lists = b.intern(&g);
-            extra_lists.push((b.fold(&lists), true));
-            b.push(&lists, false)
-        });
-        // Parser and heredoc readings: folded, then as written.
-        for (g, _) in &extra_raw {
-            let lists = b.intern(g);
-            extra_lists.push((b.fold(&lists), true));
-            extra_lists.push((lists, false));
+        // A reading identical to a tied group or to an earlier reading is left out.
+        let mut seen: FxMap<u64, Vec<Group>> = FxMap::default();
+        for g in &tied {
+            seen.entry(b.key(g)).or_default().push(*g);
         }
         let mut extra = Vec::new();
-        for (lists, folded) in extra_lists {
-            if !seen.contains(&(lists.clone(), folded)) {
-                extra.push(b.push(&lists, folded));
-                seen.insert((lists, folded));
+        for g in candidates {
+            let list = seen.entry(b.key(&g)).or_default();
+            if !list.iter().any(|o| b.same(o, &g)) {
+                list.push(g);
+                extra.push(g);
             }
         }
         // Every text a rule may read is in the table, so the union of candidates covers them.
         let raw_folded = b.texts.id(&raw.to_lowercase(), pf);
         let norm_folded = raw
             .contains(['\'', '"', '\\'])
-            .then(|| b.texts.id(&normalize(&raw).to_lowercase(), pf));
+            .then(|| b.texts.id(&grant.normalized.to_lowercase(), pf));
         let raw_id = b.texts.id(&raw, pf);
         let normalized = b.texts.id(&grant.normalized, pf);
         let components = b.span(&grant.components);
