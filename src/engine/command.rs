@@ -217,8 +217,8 @@ fn unwrap_once(t: &[String]) -> Option<Vec<String>> {
     if SHELLS.contains(&basename(first)) {
         return unwrap_shell_c(rest);
     }
-    let lower = first.to_ascii_lowercase();
-    if lower == "cmd" || lower == "cmd.exe" {
+    let is = |w: &str| first.eq_ignore_ascii_case(w);
+    if is("cmd") || is("cmd.exe") {
         let flag = rest.first()?.to_ascii_lowercase();
         if flag.starts_with("/c") || flag.starts_with("/k") {
             let mut inner: Vec<String> = Vec::new();
@@ -238,10 +238,7 @@ fn unwrap_once(t: &[String]) -> Option<Vec<String>> {
         }
         return None;
     }
-    if matches!(
-        lower.as_str(),
-        "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe"
-    ) {
+    if is("powershell") || is("powershell.exe") || is("pwsh") || is("pwsh.exe") {
         let pos = rest.iter().position(|w| {
             let l = w.to_ascii_lowercase();
             l == "-command" || l == "-c"
@@ -566,6 +563,78 @@ pub fn normalize(cmd: &str) -> String {
     normalize_cached(cmd, &mut NormCache::default())
 }
 
+/// First words that make a plain command more than its words: wrappers the compatibility
+/// reading unwraps, shells, rm/find aliases, multi-call binaries, `eval`, shell keywords that
+/// body variants peel, and assignment builtins (compared lower-cased).
+const NOT_PLAIN_FIRST: &[&str] = &[
+    "command",
+    "exec",
+    "nohup",
+    "env",
+    "nice",
+    "timeout",
+    "setsid",
+    "stdbuf",
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ash",
+    "ksh",
+    "cmd",
+    "cmd.exe",
+    "powershell",
+    "powershell.exe",
+    "pwsh",
+    "pwsh.exe",
+    "busybox",
+    "toybox",
+    "rm",
+    "find",
+    "eval",
+    "case",
+    "if",
+    "elif",
+    "while",
+    "until",
+    "then",
+    "do",
+    "else",
+    "export",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "set",
+    "setx",
+];
+
+/// Whether `raw` is plain words — ASCII letters, digits and `-_./:,@+%=` separated by single
+/// spaces — whose compatibility reading is the text itself: one segment and component, no
+/// substitutions, nothing to unwrap or peel (see [`NOT_PLAIN_FIRST`]; the last word is no
+/// `fi`/`done`/`esac`), no other spelling of the executable (its first word has no `/`), no rm
+/// or find alias and no assignment (no `=` in the first word).
+pub fn plain_words(raw: &str) -> bool {
+    const PUNCT: &[u8] = b" -_./:,@+%=";
+    if raw.is_empty()
+        || raw.starts_with(' ')
+        || raw.ends_with(' ')
+        || raw.contains("  ")
+        || !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || PUNCT.contains(&b))
+    {
+        return false;
+    }
+    let first = raw.split(' ').next().unwrap_or_default();
+    let last = raw.rsplit(' ').next().unwrap_or_default();
+    !first.contains(['=', '/'])
+        && !NOT_PLAIN_FIRST
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(first))
+        && !matches!(last, "fi" | "done" | "esac")
+}
+
 /// Normalized segments computed so far, so one evaluation normalizes each segment once (the
 /// grant reading, every candidate group and every parser reading share segments).
 #[derive(Debug, Default)]
@@ -578,7 +647,11 @@ const NORM_CACHE_SEGS: usize = 32;
 
 impl NormCache {
     /// [`normalize_segment`] of `seg`, remembered.
-    pub fn segment(&mut self, seg: &str) -> &str {
+    pub fn segment<'s>(&'s mut self, seg: &'s str) -> &'s str {
+        if plain_words(seg) {
+            // Its own normalized form.
+            return seg;
+        }
         let at = match self.segs.iter().position(|(k, _)| k == seg) {
             Some(i) => i,
             None if self.segs.len() < NORM_CACHE_SEGS => {
@@ -742,6 +815,15 @@ pub fn pattern_is_composite(p: &str) -> bool {
 
 /// POSIX body variants of a component: leading `(`/`{`/keywords peeled, trailers trimmed.
 pub fn body_variants(c: &str) -> Vec<String> {
+    let out = Vec::new();
+    if !has_body_syntax(c) {
+        return out;
+    }
+    body_variants_unfiltered(c)
+}
+
+/// [`body_variants`] without the [`has_body_syntax`] shortcut.
+fn body_variants_unfiltered(c: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = c.trim().to_string();
     if let Some(rest) = cur
@@ -793,6 +875,22 @@ pub fn body_variants(c: &str) -> Vec<String> {
         cur = trimmed;
     }
     out
+}
+
+/// Whether [`body_variants`] could peel anything: a leading `(`, `{`, `!` or keyword, or a
+/// trailing `)`, `}`, `fi`, `done` or `esac`.
+fn has_body_syntax(c: &str) -> bool {
+    let t = c.trim();
+    let first = t.split([' ', '\t']).next().unwrap_or_default();
+    t.starts_with(['(', '{'])
+        || matches!(
+            first,
+            "case" | "if" | "elif" | "while" | "until" | "then" | "do" | "else" | "!"
+        )
+        || t.ends_with([')', '}'])
+        || t.ends_with("fi")
+        || t.ends_with("done")
+        || t.ends_with("esac")
 }
 
 fn unquoted_paren(s: &str) -> Option<usize> {
@@ -1048,7 +1146,8 @@ fn alternate_readings_unfiltered(candidate: &str) -> Vec<String> {
 }
 
 /// Whether [`alternate_readings`] has nothing to add: no `^`, and the first word is written
-/// without quotes or escapes, has no path separator and is no multi-call binary or shell.
+/// without quotes or escapes, has no path separator, is no multi-call binary, and is no shell
+/// with a `<` in the text (a here-string, maybe quoted).
 fn plain_first_word(candidate: &str) -> bool {
     if candidate.contains('^') {
         return false;
@@ -1059,7 +1158,7 @@ fn plain_first_word(candidate: &str) -> bool {
     !first.is_empty()
         && !first.contains(['\'', '"', '\\', '/'])
         && !matches!(first, "busybox" | "toybox")
-        && !SHELLS.contains(&first)
+        && (!SHELLS.contains(&first) || !candidate.contains('<'))
 }
 
 /// The character-by-character readings the byte-level splitter and tokenizer replaced, kept
@@ -1226,7 +1325,8 @@ mod tests {
     const SHORTCUT_WORDS: &[&str] = &[
         "rm", "r", "m", "find", "fi", "nd", "f", "ind", "-rf", "/", "/bin/", "sudo", "env", "-S",
         "sh", "bash", "-c", "-lc", "cmd", "/c", "busybox", "toybox", "nohup", "timeout", "5",
-        "exec", "<<<", "-exec", "-delete", "{}", ";", "+", "x", ".", "&&", "|",
+        "exec", "<<<", "<", "<<", "-exec", "-delete", "{}", ";", "+", "x", ".", "&&", "|", "(",
+        ")", "{", "}", "if", "then", "fi", "do", "done", "case", "esac", "!", "while",
     ];
     const SHORTCUT_PREFIXES: &[&str] = &[
         "",
@@ -1239,6 +1339,7 @@ mod tests {
         "/bin/",
         "env -S '",
         "find . -exec ",
+        "bash ",
         "powershell -c ",
         "nohup ",
     ];
@@ -1263,6 +1364,7 @@ mod tests {
             proptest::prop_assert_eq!(rm_aliases(&s), rm_aliases_unfiltered(&s), "{:?}", s);
             proptest::prop_assert_eq!(
                 alternate_readings(&s), alternate_readings_unfiltered(&s), "{:?}", s);
+            proptest::prop_assert_eq!(body_variants(&s), body_variants_unfiltered(&s), "{:?}", s);
         }
     }
 
@@ -1294,6 +1396,14 @@ mod tests {
             vec!["ls -la".to_string()]
         );
         assert!(alternate_readings("ls -la /bin").is_empty());
+        for s in ["bash '<'<< 'rm -rf /'", "sh \\<<<x", "bash <<<'x'"] {
+            assert!(!alternate_readings_unfiltered(s).is_empty(), "{s:?}");
+            assert_eq!(
+                alternate_readings(s),
+                alternate_readings_unfiltered(s),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::call::ToolCall;
 use super::command::{
     self, NormCache, alternate_readings, body_variants, grant_view_cached, normalize_cached,
-    rm_aliases, split_compound,
+    plain_words, rm_aliases, split_compound,
 };
 use super::compile::{
     CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern, Prefilter,
@@ -250,78 +250,6 @@ impl CommandView {
     }
 }
 
-/// First words that make a plain command more than its words: wrappers the compatibility
-/// reading unwraps, shells, rm/find aliases, multi-call binaries, `eval`, shell keywords that
-/// body variants peel, and assignment builtins (compared lower-cased).
-const NOT_PLAIN_FIRST: &[&str] = &[
-    "command",
-    "exec",
-    "nohup",
-    "env",
-    "nice",
-    "timeout",
-    "setsid",
-    "stdbuf",
-    "sh",
-    "bash",
-    "zsh",
-    "dash",
-    "ash",
-    "ksh",
-    "cmd",
-    "cmd.exe",
-    "powershell",
-    "powershell.exe",
-    "pwsh",
-    "pwsh.exe",
-    "busybox",
-    "toybox",
-    "rm",
-    "find",
-    "eval",
-    "case",
-    "if",
-    "elif",
-    "while",
-    "until",
-    "then",
-    "do",
-    "else",
-    "export",
-    "declare",
-    "typeset",
-    "local",
-    "readonly",
-    "set",
-    "setx",
-];
-
-/// Whether `raw` is plain words — ASCII letters, digits and `-_./:,@+%=` separated by single
-/// spaces — whose compatibility reading is the text itself: one segment and component, no
-/// substitutions, nothing to unwrap or peel (see [`NOT_PLAIN_FIRST`]; the last word is no
-/// `fi`/`done`/`esac`), no other spelling of the executable (its first word has no `/`), no rm
-/// or find alias and no assignment (no `=` in the first word).
-fn plain_words(raw: &str) -> bool {
-    const PUNCT: &[u8] = b" -_./:,@+%=";
-    if raw.is_empty()
-        || raw.starts_with(' ')
-        || raw.ends_with(' ')
-        || raw.contains("  ")
-        || !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || PUNCT.contains(&b))
-    {
-        return false;
-    }
-    let first = raw.split(' ').next().unwrap_or_default();
-    let last = raw.rsplit(' ').next().unwrap_or_default();
-    !first.contains(['=', '/'])
-        && !NOT_PLAIN_FIRST
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(first))
-        && !matches!(last, "fi" | "done" | "esac")
-}
-
 /// The segments of `raw` when it is at least two distinct plain-words segments (see
 /// [`plain_words`]) joined by `&&`, `||`, `|`, `;` or `&`, with no quote, escape or newline:
 /// then the compatibility reading splits it into exactly those segments, each its own
@@ -359,6 +287,8 @@ struct ViewBuilder<'a> {
     norm: NormCache,
     /// Scratch lists reused while building a group.
     scratch: [Vec<u32>; 4],
+    /// Scratch text reused while building a group.
+    text: String,
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -388,6 +318,13 @@ impl ViewBuilder<'_> {
             self.overflow |= of;
             return g;
         }
+        if plain_words(text) {
+            // Plain words are their only reading (see `plain_words`).
+            let id = self.id(text);
+            let g = self.push([&[id], &[id], &[]], false);
+            self.memo.insert(text.to_string(), (g, false));
+            return g;
+        }
         let mut base = std::mem::take(&mut self.scratch[0]);
         let mut direct = std::mem::take(&mut self.scratch[1]);
         let mut aliases = std::mem::take(&mut self.scratch[2]);
@@ -401,8 +338,11 @@ impl ViewBuilder<'_> {
                 push_id(&mut base, id);
             }
         }
+        // A copy of the text being read (the table grows while it is read).
+        let mut t = std::mem::take(&mut self.text);
         for i in 0..base.len() {
-            let t = self.texts.str(base[i]).to_string();
+            t.clear();
+            t.push_str(self.texts.str(base[i]));
             let n = normalize_cached(&t, &mut self.norm);
             if !n.is_empty() {
                 let id = self.id(&n);
@@ -412,7 +352,8 @@ impl ViewBuilder<'_> {
         direct.extend_from_slice(&base);
         let mut of = false;
         for &id in &base {
-            let t = self.texts.str(id).to_string();
+            t.clear();
+            t.push_str(self.texts.str(id));
             for a in alternate_readings(&t) {
                 if !a.is_empty() {
                     let id = self.id(&a);
@@ -429,6 +370,7 @@ impl ViewBuilder<'_> {
                 Err(_) => of = true,
             }
         }
+        self.text = t;
         let g = self.push([&direct, &base, &aliases], false);
         self.scratch[0] = base;
         self.scratch[1] = direct;
@@ -485,18 +427,23 @@ impl ViewBuilder<'_> {
 
     /// `g` lower-cased (`fold_group`); `g` itself, marked folded, when nothing changes.
     fn fold(&mut self, g: Group) -> Group {
+        // Mostly nothing changes: check without copying the lists.
+        let spans = [g.direct, g.excl, g.aliases];
+        let unchanged = spans.iter().all(|s| {
+            (s.0..s.1).all(|i| {
+                let id = self.ids[i as usize];
+                self.texts.lower_id(id, self.pf) == id
+            })
+        });
+        if unchanged {
+            return Group { folded: true, ..g };
+        }
         let mut lists: [Vec<u32>; 3] =
             [self.list(g.direct), self.list(g.excl), self.list(g.aliases)];
-        let mut changed = false;
         for l in &mut lists {
             for id in l.iter_mut() {
-                let low = self.texts.lower_id(*id, self.pf);
-                changed |= low != *id;
-                *id = low;
+                *id = self.texts.lower_id(*id, self.pf);
             }
-        }
-        if !changed {
-            return Group { folded: true, ..g };
         }
         self.push([&lists[0], &lists[1], &lists[2]], true)
     }
@@ -532,12 +479,16 @@ impl ViewBuilder<'_> {
 
     /// `g` without the empty text in its direct list.
     fn without_empty_direct(&mut self, g: Group) -> Group {
-        let direct = self.list(g.direct);
-        if !direct.iter().any(|&id| self.texts.str(id).is_empty()) {
+        let (a, b) = (g.direct.0 as usize, g.direct.1 as usize);
+        if !self.ids[a..b]
+            .iter()
+            .any(|&id| self.texts.str(id).is_empty())
+        {
             return g;
         }
-        let direct: Vec<u32> = direct
-            .into_iter()
+        let direct: Vec<u32> = self.ids[a..b]
+            .iter()
+            .copied()
             .filter(|&id| !self.texts.str(id).is_empty())
             .collect();
         let (excl, aliases) = (self.list(g.excl), self.list(g.aliases));
@@ -700,6 +651,7 @@ impl CommandView {
             overflow: false,
             norm,
             scratch: Default::default(),
+            text: String::new(),
         };
         let mut tied: Vec<Group> = grant.components.iter().map(|c| b.group(c)).collect();
         let raw_g = b.group(&raw);
@@ -745,16 +697,28 @@ impl CommandView {
             candidates.push(g);
         }
         // A reading identical to a tied group or to an earlier reading is left out.
-        let mut seen: FxMap<u64, Vec<Group>> = FxMap::default();
-        for g in &tied {
-            seen.entry(b.key(g)).or_default().push(*g);
-        }
-        let mut extra = Vec::new();
-        for g in candidates {
-            let list = seen.entry(b.key(&g)).or_default();
-            if !list.iter().any(|o| b.same(o, &g)) {
-                list.push(g);
-                extra.push(g);
+        // Few readings: a linear scan of their hashes; many: a map.
+        let mut extra = Vec::with_capacity(candidates.len());
+        if tied.len() + candidates.len() <= 64 {
+            let mut seen: Vec<(u64, Group)> = tied.iter().map(|g| (b.key(g), *g)).collect();
+            for g in candidates {
+                let k = b.key(&g);
+                if !seen.iter().any(|(ok, o)| *ok == k && b.same(o, &g)) {
+                    seen.push((k, g));
+                    extra.push(g);
+                }
+            }
+        } else {
+            let mut seen: FxMap<u64, Vec<Group>> = FxMap::default();
+            for g in &tied {
+                seen.entry(b.key(g)).or_default().push(*g);
+            }
+            for g in candidates {
+                let list = seen.entry(b.key(&g)).or_default();
+                if !list.iter().any(|o| b.same(o, &g)) {
+                    list.push(g);
+                    extra.push(g);
+                }
             }
         }
         // Every text a rule may read is in the table, so the union of candidates covers them.
