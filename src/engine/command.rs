@@ -28,6 +28,18 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
+/// The bytes [`split_compound`] acts on; every other byte just belongs to the segment.
+static SPLIT_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    let special = b"'\"\\;|&\n";
+    while k < special.len() {
+        t[special[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
 /// Splits on `&&`, `||`, `;`, `|`, newline and `&` outside quotes; keeps quotes and escapes.
 /// Segments are the trimmed, non-empty slices of `s` between separators.
 pub fn split_compound(s: &str) -> Vec<&str> {
@@ -45,6 +57,10 @@ pub fn split_compound(s: &str) -> Vec<&str> {
     // Every byte that matters is ASCII, so byte positions are character boundaries.
     while i < b.len() {
         let c = b[i];
+        if !SPLIT_SPECIAL[usize::from(c)] {
+            i += 1;
+            continue;
+        }
         if sq {
             if c == b'\'' {
                 sq = false;
@@ -990,20 +1006,32 @@ fn rm_aliases_unfiltered(candidate: &str) -> Result<Vec<String>, TooManyAliases>
 /// escaped newlines and `cmd` carets are removed: the letters must then be adjacent. Without
 /// that, [`rm_aliases`] finds nothing, so it can skip tokenizing and unwrapping.
 pub fn may_run_rm_or_find(candidate: &str) -> bool {
-    // The last three significant bytes, newest in the low byte.
-    let mut last: u32 = 0;
-    for &b in candidate.as_bytes() {
-        if matches!(b, b'\'' | b'"' | b'\\' | b'^' | b'\n') {
-            continue;
+    /// Removed bytes looked through before an `m` or `d` before giving up (answering yes).
+    const MAX_SKIPPED: usize = 16;
+    let b = candidate.as_bytes();
+    memchr::memchr2_iter(b'm', b'd', b).any(|i| {
+        // The letters that must come before it, nearest first.
+        let want: &[u8] = if b[i] == b'm' { b"r" } else { b"nif" };
+        let mut matched = 0;
+        let mut skipped = 0;
+        for &c in b[..i].iter().rev() {
+            if matches!(c, b'\'' | b'"' | b'\\' | b'^' | b'\n') {
+                skipped += 1;
+                if skipped > MAX_SKIPPED {
+                    return true;
+                }
+                continue;
+            }
+            if c != want[matched] {
+                return false;
+            }
+            matched += 1;
+            if matched == want.len() {
+                return true;
+            }
         }
-        if (b == b'm' && last & 0xff == u32::from(b'r'))
-            || (b == b'd' && last & 0xff_ffff == u32::from_be_bytes([0, b'f', b'i', b'n']))
-        {
-            return true;
-        }
-        last = (last << 8) | u32::from(b);
-    }
-    false
+        false
+    })
 }
 
 /// Strips an unquoted `#` comment (a `#` starting a word) outside quotes.
@@ -1391,6 +1419,10 @@ mod tests {
             assert_eq!(rm_aliases(s), rm_aliases_unfiltered(s), "{s:?}");
         }
         assert!(!may_run_rm_or_find("git status && make -j4"));
+        // Past the look-behind bound it answers yes rather than miss one.
+        let far = format!("r{}m -rf /", "''".repeat(10));
+        assert!(may_run_rm_or_find(&far));
+        assert_eq!(rm_aliases(&far), Ok(vec!["rm -rf /".to_string()]));
         assert_eq!(
             alternate_readings("/bin/ls -la"),
             vec!["ls -la".to_string()]

@@ -73,6 +73,11 @@ pub struct Prefilter {
     pairs: Vec<u64>,
     /// Set bits of `pairs` before each word of it, so a pair's rank is one popcount away.
     ranks: Vec<u32>,
+    /// Bit `a << 7 | b` set when some needle is exactly `a b`.
+    short_pairs: Vec<u64>,
+    /// Bit [`triple_slot`]`(a, b, c)` set when some needle starts with `a b c`: a pair whose
+    /// third byte misses it (and that has no two-byte needle) needs no needle compared.
+    triples: Vec<u64>,
     /// For the pair of rank `r`, its needles are `starts[r]..starts[r + 1]`.
     starts: Vec<u32>,
     /// Needle `n` is `bytes[ends[n - 1]..ends[n]]` (lower-cased ASCII, at least 2 bytes).
@@ -95,6 +100,16 @@ pub struct Prefilter {
 
 /// Size of the pair bitmap: needles are ASCII, so their first two bytes index a 128 × 128 set.
 const PAIR_BITS: usize = 128 * 128;
+
+/// Size of the three-byte prefix filter (4 KiB, so it stays in L1).
+const TRIPLE_BITS: usize = 1 << 15;
+
+/// The filter slot of a needle or text starting with the ASCII bytes `a b c`.
+#[inline]
+fn triple_slot(a: u8, b: u8, c: u8) -> usize {
+    let key = u32::from(a) << 14 | u32::from(b) << 7 | u32::from(c);
+    (key.wrapping_mul(0x9e37_79b1) >> 17) as usize
+}
 
 /// How the prefilter reads a text byte: ASCII lower-cased, `\` as `/`.
 #[inline]
@@ -151,6 +166,15 @@ impl Prefilter {
             let (w, bit) = (pair / 64, pair % 64);
             if self.pairs[w] & (1 << bit) == 0 {
                 continue;
+            }
+            if self.short_pairs[w] & (1 << bit) == 0 {
+                // Every needle of this pair has a third byte: it must be ASCII and in the filter.
+                let Some(&c) = t.get(i + 1) else { continue };
+                let c = fold_byte(c);
+                let slot = triple_slot(a, b, c);
+                if c >= 128 || self.triples[slot / 64] & (1 << (slot % 64)) == 0 {
+                    continue;
+                }
             }
             let rest = &t[i - 1..];
             let rank = self.ranks[w] as usize
@@ -298,9 +322,19 @@ impl PrefilterBuilder {
             usize::from(t[0]) << 7 | usize::from(t[1])
         };
         let mut pairs = vec![0u64; PAIR_BITS / 64];
+        let mut short_pairs = vec![0u64; PAIR_BITS / 64];
+        let mut triples = vec![0u64; TRIPLE_BITS / 64];
         for d in 0..first.len() {
             let p = pair_of(d);
             pairs[p / 64] |= 1 << (p % 64);
+            match *text(&needles[first[d] as usize]) {
+                [_, _] => short_pairs[p / 64] |= 1 << (p % 64),
+                [a, b, c, ..] => {
+                    let slot = triple_slot(a, b, c);
+                    triples[slot / 64] |= 1 << (slot % 64);
+                }
+                _ => {}
+            }
         }
         let mut ranks = Vec::with_capacity(pairs.len());
         let mut total = 0u32;
@@ -374,6 +408,8 @@ impl PrefilterBuilder {
         Prefilter {
             pairs,
             ranks,
+            short_pairs,
+            triples,
             starts,
             bytes,
             ends,

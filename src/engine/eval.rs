@@ -88,6 +88,8 @@ struct Texts {
     index: FxMap<String, u32>,
     /// Scratch space of the prefilter.
     found: Vec<u64>,
+    /// The lower-cased id of each text, `u32::MAX` until asked.
+    lower: Vec<u32>,
 }
 
 /// Texts up to this many are found by a linear search.
@@ -105,6 +107,7 @@ impl Texts {
             words,
             index: FxMap::default(),
             found: Vec::new(),
+            lower: Vec::new(),
         }
     }
 
@@ -113,9 +116,10 @@ impl Texts {
         self.id_like(s, pf, None)
     }
 
-    /// [`Texts::id`]; a new text takes the candidate set of text `same` when given (the
-    /// prefilter reads ASCII case-insensitively, so an ASCII text and its lower-case have
-    /// the same candidates).
+    /// [`Texts::id`]; a new text takes the candidate set of text `same` when given, which
+    /// must hold its own: the prefilter reads ASCII case-insensitively, so an ASCII text and
+    /// its lower-case have the same candidates, and a text has every candidate of its
+    /// substrings (a superset only costs pattern checks the prefilter would have spared).
     fn id_like(&mut self, s: &str, pf: &Prefilter, same: Option<u32>) -> u32 {
         if self.spans.len() <= LINEAR_TEXTS {
             if let Some(i) = (0..self.spans.len() as u32).find(|&i| self.str(i) == s) {
@@ -154,21 +158,31 @@ impl Texts {
         id
     }
 
-    /// The id of `s` lower-cased, given the id of `s`.
+    /// The id of `s` lower-cased, given the id of `s` (remembered per text).
     fn lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
+        if let Some(&l) = self.lower.get(id as usize)
+            && l != u32::MAX
+        {
+            return l;
+        }
         let s = self.str(id);
-        if s.is_ascii() {
+        let low = if s.is_ascii() {
             if !s.bytes().any(|b| b.is_ascii_uppercase()) {
-                return id;
+                id
+            } else {
+                let l = s.to_ascii_lowercase();
+                self.id_like(&l, pf, Some(id))
             }
-            let l = s.to_ascii_lowercase();
-            return self.id_like(&l, pf, Some(id));
+        } else {
+            let l = s.to_lowercase();
+            if l == s { id } else { self.id(&l, pf) }
+        };
+        if self.lower.len() < self.spans.len() {
+            self.lower.resize(self.spans.len(), u32::MAX);
         }
-        let l = s.to_lowercase();
-        if l == s {
-            return id;
-        }
-        self.id(&l, pf)
+        self.lower[id as usize] = low;
+        self.lower[low as usize] = low;
+        low
     }
 
     fn str(&self, id: u32) -> &str {
@@ -331,10 +345,12 @@ impl ViewBuilder<'_> {
         base.clear();
         direct.clear();
         aliases.clear();
-        base.push(self.id(text));
+        let text_id = self.id(text);
+        base.push(text_id);
         for b in body_variants(text) {
             if !b.is_empty() {
-                let id = self.id(&b);
+                // A body variant is a substring of the text: its candidates are a subset.
+                let id = self.texts.id_like(&b, self.pf, Some(text_id));
                 push_id(&mut base, id);
             }
         }
