@@ -631,16 +631,36 @@ const NOT_PLAIN_FIRST: &[&str] = &[
 /// `fi`/`done`/`esac`), no other spelling of the executable (its first word has no `/`), no rm
 /// or find alias and no assignment (no `=` in the first word).
 pub fn plain_words(raw: &str) -> bool {
-    const PUNCT: &[u8] = b" -_./:,@+%=";
-    if raw.is_empty()
-        || raw.starts_with(' ')
-        || raw.ends_with(' ')
-        || raw.contains("  ")
-        || !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || PUNCT.contains(&b))
-    {
+    /// ASCII letters, digits and `-_./:,@+%=` (the space is checked on its own).
+    static WORD_BYTE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            t[i] = b.is_ascii_alphanumeric()
+                || matches!(b, b'-' | b'_' | b'.' | b'/' | b':')
+                || matches!(b, b',' | b'@' | b'+' | b'%' | b'=');
+            i += 1;
+        }
+        t
+    };
+    let b = raw.as_bytes();
+    if b.first().is_none_or(|&c| c == b' ') || b.last() == Some(&b' ') {
         return false;
+    }
+    // Words separated by single spaces.
+    let mut prev_space = false;
+    for &c in b {
+        if c == b' ' {
+            if prev_space {
+                return false;
+            }
+            prev_space = true;
+        } else if WORD_BYTE[usize::from(c)] {
+            prev_space = false;
+        } else {
+            return false;
+        }
     }
     let first = raw.split(' ').next().unwrap_or_default();
     let last = raw.rsplit(' ').next().unwrap_or_default();

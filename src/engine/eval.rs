@@ -73,6 +73,14 @@ impl std::hash::Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
+/// [`FxHasher`] of a text.
+fn text_hash(s: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FxHasher::default();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
 /// Every text of one analysed command, each stored once (in one buffer) with its prefilter
 /// candidate set.
 #[derive(Debug, Default)]
@@ -84,8 +92,9 @@ struct Texts {
     /// gate misses it cannot match any text of this call), then `words` words per text.
     bits: Vec<u64>,
     words: usize,
-    /// Text → id, once there are enough texts for a linear search to cost more.
-    index: FxMap<String, u32>,
+    /// Text hash → id, once there are enough texts for a linear search to cost more (a hash
+    /// shared by two texts keeps the first; the other is found by a linear search).
+    index: FxMap<u64, u32>,
     /// Scratch space of the prefilter.
     found: Vec<u64>,
     /// The lower-cased id of each text, `u32::MAX` until asked.
@@ -121,13 +130,25 @@ impl Texts {
     /// its lower-case have the same candidates, and a text has every candidate of its
     /// substrings (a superset only costs pattern checks the prefilter would have spared).
     fn id_like(&mut self, s: &str, pf: &Prefilter, same: Option<u32>) -> u32 {
-        if self.spans.len() <= LINEAR_TEXTS {
+        let h = if self.spans.len() <= LINEAR_TEXTS {
             if let Some(i) = (0..self.spans.len() as u32).find(|&i| self.str(i) == s) {
                 return i;
             }
-        } else if let Some(&i) = self.index.get(s) {
-            return i;
-        }
+            0
+        } else {
+            let h = text_hash(s);
+            match self.index.get(&h) {
+                Some(&i) if self.str(i) == s => return i,
+                // Another text with this hash: look through them all.
+                Some(_) => {
+                    if let Some(i) = (0..self.spans.len() as u32).find(|&i| self.str(i) == s) {
+                        return i;
+                    }
+                }
+                None => {}
+            }
+            h
+        };
         let id = self.spans.len() as u32;
         let at = self.bits.len();
         self.bits.resize(at + self.words, 0);
@@ -148,11 +169,10 @@ impl Texts {
         if self.spans.len() > LINEAR_TEXTS {
             if self.index.is_empty() {
                 for i in 0..self.spans.len() as u32 {
-                    let t = self.str(i).to_string();
-                    self.index.insert(t, i);
+                    self.index.entry(text_hash(self.str(i))).or_insert(i);
                 }
             } else {
-                self.index.insert(s.to_string(), id);
+                self.index.entry(h).or_insert(id);
             }
         }
         id
@@ -894,17 +914,18 @@ pub fn env_assignment_names(raw: &str) -> Vec<String> {
 /// Words after which a name is assigned without an `=` in sight (`export NAME`, `set NAME`).
 const BARE_ASSIGNERS: &[&str] = &["export", "declare", "typeset", "local", "readonly", "set"];
 
-/// A cheap proof that [`collect_env`] finds nothing: no `=` anywhere, no backslash or ANSI-C
-/// quote that could spell one, and none of [`BARE_ASSIGNERS`] anywhere in the text with quotes
-/// removed, in any letter case (so `'ex'port` and `SETX` are still read in full).
+/// A cheap proof that [`collect_env`] finds nothing: no `=` anywhere, no ANSI-C quote that
+/// could spell one, and none of [`BARE_ASSIGNERS`] anywhere in the text with quotes,
+/// backslashes and newlines removed, in any letter case (so `'ex'port`, `ex\port`, a
+/// line-continued `ex\⏎port` and `SETX` are still read in full).
 fn assigns_nothing(raw: &str) -> bool {
-    if raw.contains(['=', '\\']) || raw.contains("$'") {
+    if raw.contains('=') || raw.contains("$'") {
         return false;
     }
     let mut folded = String::with_capacity(raw.len());
     folded.extend(
         raw.chars()
-            .filter(|c| !matches!(c, '\'' | '"'))
+            .filter(|c| !matches!(c, '\'' | '"' | '\\' | '\n'))
             .map(|c| c.to_ascii_lowercase()),
     );
     !BARE_ASSIGNERS.iter().any(|w| folded.contains(w))
@@ -962,7 +983,7 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
         }
         // PowerShell: $env:NAME = ...
         let mut rest_s = seg;
-        while let Some(at) = rest_s.to_ascii_lowercase().find("$env:") {
+        while let Some(at) = find_env_prefix(rest_s) {
             let after = &rest_s[at + 5..];
             let n: String = after
                 .chars()
@@ -982,6 +1003,15 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
     for sub in command::extract_subcommands(s) {
         collect_env(&sub, names, depth + 1);
     }
+}
+
+/// Where `$env:` (any letter case) first starts in `s`.
+fn find_env_prefix(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'$', b).find(|&i| {
+        b.get(i + 1..i + 5)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"env:"))
+    })
 }
 
 /// `NAME` when the unquoted word is `NAME=value`.
@@ -1750,6 +1780,8 @@ mod tests {
                     Just("FOO"), Just("a=b"), Just("$env:X"), Just("$(id)"), Just("`id`"),
                     Just("bash -c"), Just("'"), Just("\""), Just("\\"), Just("$'\\x65'"),
                     Just("&&"), Just("|"), Just(";"), Just("("), Just(")"), Just("git"), Just("-x"),
+                    Just("ex\\port"), Just("s\\et"), Just("ex\\\nport"), Just("\\\n"),
+                    Just("C:\\Temp\\x"), Just("FOO\\=1"),
                 ],
                 0..8,
             )

@@ -32,9 +32,16 @@ fn looks_sensitive(p: &str) -> bool {
     .any(|s| l.contains(s))
 }
 
-fn high_risk(cmd: &str) -> bool {
+/// Whether `cmd` is too dangerous to suggest allowing; `words` is `tokenize(cmd)`.
+fn high_risk(cmd: &str, words: &[String]) -> bool {
     let c = cmd.trim();
-    let t = tokenize(c);
+    let trimmed_words;
+    let t = if c.len() == cmd.len() {
+        words
+    } else {
+        trimmed_words = tokenize(c);
+        &trimmed_words
+    };
     let rm_rf = t.first().is_some_and(|w| basename(w) == "rm")
         && t.iter()
             .any(|w| w.starts_with('-') && (w.contains('r') || w.contains('R')))
@@ -45,7 +52,10 @@ fn high_risk(cmd: &str) -> bool {
                     "/etc", "/usr", "/bin", "/boot", "/lib", "/var", "/home", "/root", "/sbin",
                 ]
                 .iter()
-                .any(|d| w == d || w.starts_with(&format!("{d}/")))
+                .any(|d| {
+                    w.strip_prefix(d)
+                        .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+                })
         });
     rm_rf
         || c.contains(":(){")
@@ -68,11 +78,11 @@ pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec
         let Some(cmd) = command else {
             return Vec::new();
         };
-        if high_risk(cmd) {
+        let t = tokenize(cmd);
+        if high_risk(cmd, &t) {
             return vec![HIGH_RISK.to_string()];
         }
         let mut out = vec![format!("rampart allow {}", q(cmd.trim()))];
-        let t = tokenize(cmd);
         let mut exe_i = 0;
         while t
             .get(exe_i)
