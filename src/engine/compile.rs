@@ -73,6 +73,9 @@ pub struct Prefilter {
     pairs: Vec<u64>,
     /// Set bits of `pairs` before each word of it, so a pair's rank is one popcount away.
     ranks: Vec<u32>,
+    /// Bit `x << 8 | y` set when the text bytes `x y` read as the first two bytes of some
+    /// needle (any ASCII letter case, `\` for `/`): one probe per text byte, no folding.
+    raw_pairs: Vec<u64>,
     /// Bit `a << 7 | b` set when some needle is exactly `a b`.
     short_pairs: Vec<u64>,
     /// Bit [`triple_slot`]`(a, b, c)` set when some needle starts with `a b c`: a pair whose
@@ -151,22 +154,15 @@ impl Prefilter {
         found.resize(self.ends.len() / 64 + 1, 0);
         let mut any = false;
         let t = text.as_bytes();
-        let mut prev = match t.first() {
-            Some(&b) => fold_byte(b),
-            None => return,
-        };
         for i in 1..t.len() {
-            let cur = fold_byte(t[i]);
-            let (a, b) = (prev, cur);
-            prev = cur;
-            if a >= 128 || b >= 128 {
+            // The two bytes as written, against every spelling of every needle's first two.
+            let raw = usize::from(t[i - 1]) << 8 | usize::from(t[i]);
+            if self.raw_pairs[raw / 64] & (1 << (raw % 64)) == 0 {
                 continue;
             }
+            let (a, b) = (fold_byte(t[i - 1]), fold_byte(t[i]));
             let pair = usize::from(a) << 7 | usize::from(b);
             let (w, bit) = (pair / 64, pair % 64);
-            if self.pairs[w] & (1 << bit) == 0 {
-                continue;
-            }
             if self.short_pairs[w] & (1 << bit) == 0 {
                 // Every needle of this pair has a third byte: it must be ASCII and in the filter.
                 let Some(&c) = t.get(i + 1) else { continue };
@@ -336,6 +332,32 @@ impl PrefilterBuilder {
                 _ => {}
             }
         }
+        // Every byte that reads as `c` (the inverse of `fold_byte` on ASCII).
+        let spellings = |c: u8| -> Vec<u8> {
+            let mut v = vec![c];
+            if c.is_ascii_lowercase() {
+                v.push(c.to_ascii_uppercase());
+            }
+            if c == b'/' {
+                v.push(b'\\');
+            }
+            v
+        };
+        let mut raw_pairs = vec![0u64; 65536 / 64];
+        for (w, &word) in pairs.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let p = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let (a, b) = ((p >> 7) as u8, (p & 127) as u8);
+                for x in spellings(a) {
+                    for y in spellings(b) {
+                        let r = usize::from(x) << 8 | usize::from(y);
+                        raw_pairs[r / 64] |= 1 << (r % 64);
+                    }
+                }
+            }
+        }
         let mut ranks = Vec::with_capacity(pairs.len());
         let mut total = 0u32;
         for w in &pairs {
@@ -408,6 +430,7 @@ impl PrefilterBuilder {
         Prefilter {
             pairs,
             ranks,
+            raw_pairs,
             short_pairs,
             triples,
             starts,

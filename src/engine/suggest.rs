@@ -57,13 +57,16 @@ fn high_risk(cmd: &str, words: &[String]) -> bool {
                         .is_some_and(|r| r.is_empty() || r.starts_with('/'))
                 })
         });
+    // Each group is tried only when the text has what all its patterns share.
     rm_rf
         || c.contains(":(){")
-        || c.contains(">/dev/sd")
-        || c.contains("> /dev/sd")
-        || (c.contains("dd ") && c.contains("of=/dev/"))
-        || (c.contains("mkfs") && c.contains("/dev/"))
-        || ((c.contains("curl") || c.contains("wget") || c.contains("base64 -d"))
+        || (c.contains("/dev/")
+            && (c.contains(">/dev/sd")
+                || c.contains("> /dev/sd")
+                || (c.contains("dd ") && c.contains("of=/dev/"))
+                || c.contains("mkfs")))
+        || (c.contains('|')
+            && (c.contains("curl") || c.contains("wget") || c.contains("base64 -d"))
             && (c.contains("| sh")
                 || c.contains("| bash")
                 || c.contains("|sh")
@@ -71,9 +74,25 @@ fn high_risk(cmd: &str, words: &[String]) -> bool {
         || c.contains("<(curl")
 }
 
+/// Appends `s` double-quoted for a shell command line, `\` and `"` escaped.
+fn quote_into(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        if matches!(c, '\\' | '"') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
 /// Suggestions for a denied call: exact and wildcard allow commands, or a warning.
 pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec<String> {
-    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let q = |s: &str| {
+        let mut out = String::with_capacity(s.len() + 2);
+        quote_into(&mut out, s);
+        out
+    };
     if tool == "exec" {
         let Some(cmd) = command else {
             return Vec::new();
@@ -82,7 +101,10 @@ pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec
         if high_risk(cmd, &t) {
             return vec![HIGH_RISK.to_string()];
         }
-        let mut out = vec![format!("rampart allow {}", q(cmd.trim()))];
+        let mut exact = String::with_capacity(cmd.len() + 16);
+        exact.push_str("rampart allow ");
+        quote_into(&mut exact, cmd.trim());
+        let mut out = vec![exact];
         let mut exe_i = 0;
         while t
             .get(exe_i)
@@ -99,9 +121,17 @@ pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec
             && last > 0
             && !looks_sensitive(&t[last])
         {
-            let mut w = t.clone();
-            w[last] = "*".to_string();
-            out.push(format!("rampart allow {}", q(&w.join(" "))));
+            let mut joined = String::with_capacity(cmd.len());
+            for (i, w) in t.iter().enumerate() {
+                if i > 0 {
+                    joined.push(' ');
+                }
+                joined.push_str(if i == last { "*" } else { w });
+            }
+            let mut wild = String::with_capacity(joined.len() + 16);
+            wild.push_str("rampart allow ");
+            quote_into(&mut wild, &joined);
+            out.push(wild);
         }
         return out;
     }
