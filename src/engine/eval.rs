@@ -86,8 +86,9 @@ fn text_hash(s: &str) -> u64 {
 #[derive(Debug, Default)]
 struct Texts {
     buf: String,
-    /// Byte range of each text in `buf`.
-    spans: Vec<(u32, u32)>,
+    /// Byte range of each text in `buf`, and the id of its lower-cased form (`u32::MAX` until
+    /// asked).
+    spans: Vec<(u32, u32, u32)>,
     /// The union of every text's candidate set (the first `words` words: a rule whose command
     /// gate misses it cannot match any text of this call), then `words` words per text.
     bits: Vec<u64>,
@@ -97,8 +98,6 @@ struct Texts {
     index: FxMap<u64, u32>,
     /// Scratch space of the prefilter.
     found: Vec<u64>,
-    /// The lower-cased id of each text, `u32::MAX` until asked.
-    lower: Vec<u32>,
 }
 
 /// Texts up to this many are found by a linear search.
@@ -116,7 +115,6 @@ impl Texts {
             words,
             index: FxMap::default(),
             found: Vec::new(),
-            lower: Vec::new(),
         }
     }
 
@@ -165,7 +163,7 @@ impl Texts {
         }
         let start = self.buf.len() as u32;
         self.buf.push_str(s);
-        self.spans.push((start, self.buf.len() as u32));
+        self.spans.push((start, self.buf.len() as u32, u32::MAX));
         if self.spans.len() > LINEAR_TEXTS {
             if self.index.is_empty() {
                 for i in 0..self.spans.len() as u32 {
@@ -180,10 +178,9 @@ impl Texts {
 
     /// The id of `s` lower-cased, given the id of `s` (remembered per text).
     fn lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
-        if let Some(&l) = self.lower.get(id as usize)
-            && l != u32::MAX
-        {
-            return l;
+        let known = self.spans[id as usize].2;
+        if known != u32::MAX {
+            return known;
         }
         let s = self.str(id);
         let low = if s.is_ascii() {
@@ -197,16 +194,13 @@ impl Texts {
             let l = s.to_lowercase();
             if l == s { id } else { self.id(&l, pf) }
         };
-        if self.lower.len() < self.spans.len() {
-            self.lower.resize(self.spans.len(), u32::MAX);
-        }
-        self.lower[id as usize] = low;
-        self.lower[low as usize] = low;
+        self.spans[id as usize].2 = low;
+        self.spans[low as usize].2 = low;
         low
     }
 
     fn str(&self, id: u32) -> &str {
-        let (a, b) = self.spans[id as usize];
+        let (a, b, _) = self.spans[id as usize];
         &self.buf[a as usize..b as usize]
     }
 
