@@ -1416,6 +1416,56 @@ mod tests {
         }
     }
 
+    /// Words plain texts are made of, and words that must stop a text from being plain.
+    const PLAIN_PARTS: &[&str] = &[
+        "git",
+        "status",
+        "-la",
+        "a=b",
+        "x/y",
+        "/bin/ls",
+        "rm",
+        "RM",
+        "find",
+        "bash",
+        "Sh",
+        "env",
+        "Timeout",
+        "fi",
+        "done",
+        "case",
+        "if",
+        "eval",
+        "export",
+        "cmd.exe",
+        "busybox",
+        "build:all",
+        "50%",
+        "-",
+        ".",
+        "@scope/pkg",
+        "1,2",
+    ];
+
+    proptest::proptest! {
+        /// A plain-words text is its own and only compatibility reading, as the shortcuts in
+        /// the view builder and the segment cache assume.
+        #[test]
+        fn plain_words_are_their_own_reading(
+            words in proptest::collection::vec(0..PLAIN_PARTS.len(), 1..5)
+        ) {
+            let s: String = words.iter().map(|&w| PLAIN_PARTS[w]).collect::<Vec<_>>().join(" ");
+            if plain_words(&s) {
+                proptest::prop_assert_eq!(normalize_segment(&s), s.clone());
+                proptest::prop_assert_eq!(split_compound(&s), vec![s.as_str()]);
+                proptest::prop_assert!(body_variants_unfiltered(&s).is_empty(), "{:?}", s);
+                proptest::prop_assert!(alternate_readings_unfiltered(&s).is_empty(), "{:?}", s);
+                proptest::prop_assert_eq!(rm_aliases_unfiltered(&s), Ok(Vec::new()));
+                proptest::prop_assert!(extract_subcommands(&s).is_empty(), "{:?}", s);
+            }
+        }
+    }
+
     #[test]
     fn shortcuts_see_through_quoting() {
         for s in [
