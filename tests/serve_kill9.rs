@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ const ROUNDS: u32 = 20;
 const CLIENTS: u32 = 3;
 
 mod support;
-use support::binary::{Proc, agent, free_port, rampart};
+use support::binary::{Proc, agent, free_port, rampart, serve};
 
 /// Waits for /healthz; panics (with the child's exit status) if the server dies or hangs.
 fn wait_healthy(p: &mut Proc, port: u16) {
@@ -86,20 +85,7 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
     let mut per_status = [0usize; 2];
 
     let start = |port: u16| {
-        let mut p = Proc(
-            rampart(home)
-                .args([
-                    "serve",
-                    "--port",
-                    &port.to_string(),
-                    "--audit-dir",
-                    &audit_s,
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let mut p = Proc(serve(home, port, &audit).spawn().unwrap());
         wait_healthy(&mut p, port);
         p
     };

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::binary::{Proc, agent, free_port, rampart};
+use support::binary::{Proc, agent, free_port, rampart, serve};
 
 /// RSS of `pid` in KiB (0 when it cannot be read).
 fn rss_kib(pid: u32) -> u64 {
@@ -94,17 +94,8 @@ fn mixed_traffic_soak() {
     // The server.
     let port = free_port();
     let server = Proc(
-        rampart(&home)
-            .args([
-                "serve",
-                "--port",
-                &port.to_string(),
-                "--audit-dir",
-                &audit_s,
-            ])
+        serve(&home, port, &audit)
             .env("RAMPART_NO_PROJECT_POLICY", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );

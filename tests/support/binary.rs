@@ -2,7 +2,7 @@
 //! and reaped on drop, a free loopback port, the command with a private HOME, an HTTP client.
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A child process killed and reaped when dropped.
@@ -30,6 +30,17 @@ pub fn rampart(home: &Path) -> Command {
     c.env("HOME", home)
         .env_remove("RAMPART_TOKEN")
         .current_dir(home);
+    c
+}
+
+/// `rampart serve` on loopback `port` with its audit trail in `audit`, output discarded.
+pub fn serve(home: &Path, port: u16, audit: &Path) -> Command {
+    let mut c = rampart(home);
+    c.args(["serve", "--port", &port.to_string()])
+        .arg("--audit-dir")
+        .arg(audit)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     c
 }
 
