@@ -541,18 +541,24 @@ fn killed_mid_write_writer_is_recovered_by_the_next() {
             Err(e) => panic!("child did not reach its stalled batch: {e}"),
         }
     }
-    // Wait until the half-written batch is on disk under a dirty checkpoint.
-    while read_checkpoint(&d).is_some_and(|c| c.clean) {
+    // Wait until the half-written batch is on disk under a dirty checkpoint (the writer marks
+    // the checkpoint dirty before it writes, so both are polled).
+    let torn_written = || {
+        let ck = read_checkpoint(&d)?;
+        let file = list_chain_files(&d).ok()?.pop()?.path;
+        let len = std::fs::metadata(&file).ok()?.len();
+        (!ck.clean && len > ck.file_len).then_some((file, ck, len))
+    };
+    let (torn_file, ck, len) = loop {
+        if let Some(found) = torn_written() {
+            break found;
+        }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "no dirty checkpoint"
+            "no torn bytes under a dirty checkpoint"
         );
         std::thread::sleep(Duration::from_millis(5));
-    }
-    let torn_file = list_chain_files(&d).unwrap().pop().unwrap().path;
-    let ck = read_checkpoint(&d).unwrap();
-    let len = std::fs::metadata(&torn_file).unwrap().len();
-    assert!(len > ck.file_len, "no torn bytes written yet");
+    };
 
     // The stalled child holds the lock: a third writer gives up with a clear error.
     let mut quick = cfg(&d);
