@@ -119,8 +119,10 @@ pub fn split_compound(s: &str) -> Vec<&str> {
 /// Splits a segment into words with POSIX quote removal (no expansion).
 pub fn tokenize(s: &str) -> Vec<String> {
     let b = s.as_bytes();
-    let mut toks = Vec::new();
-    let mut cur = String::new();
+    // Words are built in one scratch buffer and copied out at their exact size (growing each
+    // word's own buffer costs a copy per doubling).
+    let mut toks = Vec::with_capacity(s.len() / 6 + 2);
+    let mut cur = String::with_capacity(s.len());
     let mut i = 0;
     // The character starting at byte `i` (always a boundary: specials are ASCII).
     let char_at = |i: usize| s[i..].chars().next();
@@ -128,7 +130,8 @@ pub fn tokenize(s: &str) -> Vec<String> {
         match b[i] {
             b' ' | b'\t' => {
                 if !cur.is_empty() {
-                    toks.push(std::mem::take(&mut cur));
+                    toks.push(cur.as_str().to_owned());
+                    cur.clear();
                 }
                 i += 1;
             }

@@ -65,28 +65,27 @@ impl CmdPattern {
 /// possibly match it. Every pattern's required literals (and every contains string) are
 /// lower-cased ASCII needles; a text's candidate set holds each id all of whose needles the text
 /// contains (ASCII case-insensitively, with `\` read as `/`, as the globs read it), plus the ids
-/// that have no usable needle. Needles are indexed by their first two bytes, so building the
-/// index is a sort and looking a text up is one bitmap probe per byte.
+/// that have no usable needle. Needles of three bytes or more are indexed by a hash of their
+/// first three, two-byte needles by the pair: looking a text up is two bitmap probes per byte,
+/// and only needles whose first bytes hash alike are compared.
 #[derive(Debug, Clone, Default)]
 pub struct Prefilter {
-    /// Bit `a << 7 | b` set when some needle starts with the ASCII bytes `a b`.
-    pairs: Vec<u64>,
-    /// Set bits of `pairs` before each word of it, so a pair's rank is one popcount away.
-    ranks: Vec<u32>,
-    /// Bit `x << 8 | y` set when the text bytes `x y` read as the first two bytes of some
-    /// needle (any ASCII letter case, `\` for `/`): one probe per text byte, no folding.
-    raw_pairs: Vec<u64>,
-    /// Bit `a << 7 | b` set when some needle is exactly `a b`.
+    /// Bit [`pair_key`]`(a, b)` set when some needle is exactly the bytes `a b`.
     short_pairs: Vec<u64>,
-    /// Bit [`triple_slot`]`(a, b, c)` set when some needle starts with `a b c`: a pair whose
-    /// third byte misses it (and that has no two-byte needle) needs no needle compared.
+    /// The two-byte needles, as `(pair_key(a, b), needle)`, sorted.
+    shorts: Vec<(u16, u32)>,
+    /// Bit [`triple_slot`]`(a, b, c)` set when some needle starts with `a b c`.
     triples: Vec<u64>,
-    /// For the pair of rank `r`, its needles are `starts[r]..starts[r + 1]`.
+    /// Set bits of `triples` before each word of it, so a slot's rank is one popcount away.
+    ranks: Vec<u32>,
+    /// For the triple slot of rank `r`, its needles are `starts[r]..starts[r + 1]`.
     starts: Vec<u32>,
     /// Needle `n` is `bytes[ends[n - 1]..ends[n]]` (lower-cased ASCII, at least 2 bytes).
     bytes: Vec<u8>,
     /// End of each needle in `bytes`.
     ends: Vec<u32>,
+    /// Each needle's first eight bytes (zero-padded) read little-endian, and its length.
+    heads: Vec<(u64, u32)>,
     /// Ids whose first needle is `n`: `owners[owner_starts[n]..owner_starts[n + 1]]`.
     owner_starts: Vec<u32>,
     /// Owner ids, grouped by needle.
@@ -101,26 +100,63 @@ pub struct Prefilter {
     count: usize,
 }
 
-/// Size of the pair bitmap: needles are ASCII, so their first two bytes index a 128 × 128 set.
-const PAIR_BITS: usize = 128 * 128;
+/// Size of the two-byte needle bitmap (8 KiB).
+const PAIR_BITS: usize = 256 * 256;
 
-/// Size of the three-byte prefix filter (4 KiB, so it stays in L1).
+/// Size of the three-byte prefix filter (4 KiB, so it stays in L1 beside the pair bitmap).
 const TRIPLE_BITS: usize = 1 << 15;
 
-/// The filter slot of a needle or text starting with the ASCII bytes `a b c`.
+/// The filter slot of a needle or (folded) text starting with the bytes `a b c`.
 #[inline]
 fn triple_slot(a: u8, b: u8, c: u8) -> usize {
-    let key = u32::from(a) << 14 | u32::from(b) << 7 | u32::from(c);
+    slot_of(u32::from_le_bytes([a, b, c, 0]))
+}
+
+/// [`triple_slot`] of three bytes read little-endian (`a | b << 8 | c << 16`).
+#[inline]
+fn slot_of(key: u32) -> usize {
     (key.wrapping_mul(0x9e37_79b1) >> 17) as usize
 }
 
-/// How the prefilter reads a text byte: ASCII lower-cased, `\` as `/`.
+/// How the prefilter reads a text byte: ASCII lower-cased, `\\` as `/`, others as they are
+/// (branch-free, so folding a whole text vectorizes).
 #[inline]
 fn fold_byte(b: u8) -> u8 {
-    if b == b'\\' {
-        b'/'
-    } else {
-        b.to_ascii_lowercase()
+    let b = b | u8::from(b.wrapping_sub(b'A') < 26) << 5;
+    if b == b'\\' { b'/' } else { b }
+}
+
+/// The key of the folded bytes `a b` in the two-byte needle bitmap.
+#[inline]
+fn pair_key(a: u8, b: u8) -> usize {
+    usize::from(a) | usize::from(b) << 8
+}
+
+/// Whether bit `i` of a bitmap is set.
+#[inline]
+fn bit(map: &[u64], i: usize) -> bool {
+    map[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// Scratch space of [`Prefilter::candidates_into`], reused from one text to the next.
+#[derive(Debug, Default)]
+pub struct PrefilterScratch {
+    /// Needles found in the text.
+    found: Vec<u64>,
+    /// Positions where a needle may start.
+    hits: Vec<u32>,
+    /// The text as the prefilter reads it, with eight zero bytes after it.
+    folded: Vec<u8>,
+}
+
+impl PrefilterScratch {
+    /// Scratch space for texts of up to about `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> PrefilterScratch {
+        PrefilterScratch {
+            found: Vec::new(),
+            hits: Vec::with_capacity(bytes),
+            folded: Vec::with_capacity(bytes + 8),
+        }
     }
 }
 
@@ -133,7 +169,7 @@ impl Prefilter {
     /// The candidate set of a text: bit `id` set when pattern `id` may match it.
     pub fn candidates(&self, text: &str) -> Vec<u64> {
         let mut bits = vec![0u64; self.words()];
-        self.candidates_into(text, &mut bits, &mut Vec::new());
+        self.candidates_into(text, &mut bits, &mut PrefilterScratch::default());
         bits
     }
 
@@ -142,51 +178,49 @@ impl Prefilter {
         &self.bytes[start..self.ends[n] as usize]
     }
 
-    /// ORs the candidate set of `text` into `bits` (`words()` long); `found` is scratch space.
-    pub fn candidates_into(&self, text: &str, bits: &mut [u64], found: &mut Vec<u64>) {
+    /// ORs the candidate set of `text` into `bits` (`words()` long).
+    pub fn candidates_into(&self, text: &str, bits: &mut [u64], scratch: &mut PrefilterScratch) {
         for &i in &self.always {
             bits[i / 64] |= 1 << (i % 64);
         }
-        if self.ends.is_empty() {
+        let t = text.as_bytes();
+        if self.ends.is_empty() || t.len() < 2 {
             return;
         }
+        let PrefilterScratch {
+            found,
+            hits,
+            folded,
+        } = scratch;
         found.clear();
         found.resize(self.ends.len() / 64 + 1, 0);
+        folded.clear();
+        folded.extend(t.iter().map(|&b| fold_byte(b)));
+        folded.extend_from_slice(&[0; 8]);
+        // First the positions where a needle may start, without a branch per byte (which would
+        // be mispredicted at every such position); then the needles there.
+        hits.clear();
+        hits.resize(t.len(), 0);
+        let mut k = 0;
+        // Fixed sizes, so the probes need no bounds checks (built with these sizes).
+        let (Ok(triples), Ok(short_pairs)) = (
+            <&[u64; TRIPLE_BITS / 64]>::try_from(self.triples.as_slice()),
+            <&[u64; PAIR_BITS / 64]>::try_from(self.short_pairs.as_slice()),
+        ) else {
+            // Not built by `PrefilterBuilder`: every id stays a candidate (never fail open).
+            bits.fill(u64::MAX);
+            return;
+        };
+        for (i, w) in folded.windows(4).take(t.len() - 1).enumerate() {
+            let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            let hit =
+                bit(triples, slot_of(w & 0xff_ffff)) | bit(short_pairs, (w & 0xffff) as usize);
+            hits[k] = i as u32;
+            k += usize::from(hit);
+        }
         let mut any = false;
-        let t = text.as_bytes();
-        for i in 1..t.len() {
-            // The two bytes as written, against every spelling of every needle's first two.
-            let raw = usize::from(t[i - 1]) << 8 | usize::from(t[i]);
-            if self.raw_pairs[raw / 64] & (1 << (raw % 64)) == 0 {
-                continue;
-            }
-            let (a, b) = (fold_byte(t[i - 1]), fold_byte(t[i]));
-            let pair = usize::from(a) << 7 | usize::from(b);
-            let (w, bit) = (pair / 64, pair % 64);
-            if self.short_pairs[w] & (1 << bit) == 0 {
-                // Every needle of this pair has a third byte: it must be ASCII and in the filter.
-                let Some(&c) = t.get(i + 1) else { continue };
-                let c = fold_byte(c);
-                let slot = triple_slot(a, b, c);
-                if c >= 128 || self.triples[slot / 64] & (1 << (slot % 64)) == 0 {
-                    continue;
-                }
-            }
-            let rest = &t[i - 1..];
-            let rank = self.ranks[w] as usize
-                + (self.pairs[w] & ((1u64 << bit) - 1)).count_ones() as usize;
-            for n in self.starts[rank]..self.starts[rank + 1] {
-                let needle = self.needle(n as usize);
-                if needle.len() <= rest.len()
-                    && needle[2..]
-                        .iter()
-                        .zip(&rest[2..])
-                        .all(|(a, b)| *a == fold_byte(*b))
-                {
-                    found[n as usize / 64] |= 1 << (n % 64);
-                    any = true;
-                }
-            }
+        for &i in &hits[..k] {
+            any |= self.match_at(folded, i as usize, t.len(), found);
         }
         if !any {
             return;
@@ -209,6 +243,46 @@ impl Prefilter {
                 }
             }
         }
+    }
+
+    /// Marks in `found` every needle that starts at `i` of the folded text (`len` bytes, then
+    /// at least eight zero bytes); whether there was one.
+    fn match_at(&self, folded: &[u8], i: usize, len: usize, found: &mut [u64]) -> bool {
+        let rest = &folded[i..];
+        let head = u64::from_le_bytes(std::array::from_fn(|j| rest[j]));
+        let pair = (head & 0xffff) as usize;
+        let slot = slot_of((head & 0xff_ffff) as u32);
+        let mut any = false;
+        let mut mark = |n: u32| {
+            found[n as usize / 64] |= 1 << (n % 64);
+            any = true;
+        };
+        if bit(&self.short_pairs, pair) {
+            let from = self.shorts.partition_point(|&(p, _)| usize::from(p) < pair);
+            for &(p, n) in &self.shorts[from..] {
+                if usize::from(p) != pair {
+                    break;
+                }
+                mark(n);
+            }
+        }
+        if bit(&self.triples, slot) {
+            let (w, b) = (slot / 64, slot % 64);
+            let rank = self.ranks[w] as usize
+                + (self.triples[w] & ((1u64 << b) - 1)).count_ones() as usize;
+            for n in self.starts[rank]..self.starts[rank + 1] {
+                let (nh, nl) = self.heads[n as usize];
+                let nl = nl as usize;
+                let mask = u64::MAX >> (8 * (8 - nl.min(8)));
+                if head & mask == nh
+                    && i + nl <= len
+                    && (nl <= 8 || self.needle(n as usize)[8..] == rest[8..nl])
+                {
+                    mark(n);
+                }
+            }
+        }
+        any
     }
 }
 
@@ -311,20 +385,17 @@ impl PrefilterBuilder {
             }
         }
         drop(table);
-        // Distinct needles bucketed by their first two bytes (a counting sort over the ranks of
-        // those pairs), so bucket `r` holds needles `starts[r]..starts[r + 1]`.
-        let pair_of = |d: usize| {
-            let t = text(&needles[first[d] as usize]);
-            usize::from(t[0]) << 7 | usize::from(t[1])
-        };
-        let mut pairs = vec![0u64; PAIR_BITS / 64];
+        // Distinct needles bucketed by the triple slot of their first three bytes (a counting
+        // sort over the ranks of those slots); two-byte needles go after every bucket.
+        let dtext = |d: usize| text(&needles[first[d] as usize]);
         let mut short_pairs = vec![0u64; PAIR_BITS / 64];
         let mut triples = vec![0u64; TRIPLE_BITS / 64];
         for d in 0..first.len() {
-            let p = pair_of(d);
-            pairs[p / 64] |= 1 << (p % 64);
-            match *text(&needles[first[d] as usize]) {
-                [_, _] => short_pairs[p / 64] |= 1 << (p % 64),
+            match *dtext(d) {
+                [a, b] => {
+                    let p = pair_key(a, b);
+                    short_pairs[p / 64] |= 1 << (p % 64);
+                }
                 [a, b, c, ..] => {
                     let slot = triple_slot(a, b, c);
                     triples[slot / 64] |= 1 << (slot % 64);
@@ -332,67 +403,55 @@ impl PrefilterBuilder {
                 _ => {}
             }
         }
-        // Every byte that reads as `c` (the inverse of `fold_byte` on ASCII).
-        let spellings = |c: u8| -> Vec<u8> {
-            let mut v = vec![c];
-            if c.is_ascii_lowercase() {
-                v.push(c.to_ascii_uppercase());
-            }
-            if c == b'/' {
-                v.push(b'\\');
-            }
-            v
-        };
-        let mut raw_pairs = vec![0u64; 65536 / 64];
-        for (w, &word) in pairs.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                let p = w * 64 + word.trailing_zeros() as usize;
-                word &= word - 1;
-                let (a, b) = ((p >> 7) as u8, (p & 127) as u8);
-                for x in spellings(a) {
-                    for y in spellings(b) {
-                        let r = usize::from(x) << 8 | usize::from(y);
-                        raw_pairs[r / 64] |= 1 << (r % 64);
-                    }
-                }
-            }
-        }
-        let mut ranks = Vec::with_capacity(pairs.len());
+        let mut ranks = Vec::with_capacity(triples.len());
         let mut total = 0u32;
-        for w in &pairs {
+        for w in &triples {
             ranks.push(total);
             total += w.count_ones();
         }
-        let rank_of = |p: usize| {
-            ranks[p / 64] as usize
-                + (pairs[p / 64] & ((1u64 << (p % 64)) - 1)).count_ones() as usize
-        };
-        let mut starts = vec![0u32; total as usize + 1];
-        let rank: Vec<u32> = (0..first.len())
-            .map(|d| rank_of(pair_of(d)) as u32)
+        let bucket: Vec<u32> = (0..first.len())
+            .map(|d| match *dtext(d) {
+                [a, b, c, ..] => {
+                    let slot = triple_slot(a, b, c);
+                    ranks[slot / 64]
+                        + (triples[slot / 64] & ((1u64 << (slot % 64)) - 1)).count_ones()
+                }
+                _ => total,
+            })
             .collect();
-        for &r in &rank {
+        let mut starts = vec![0u32; total as usize + 2];
+        for &r in &bucket {
             starts[r as usize + 1] += 1;
         }
-        for r in 0..total as usize {
+        for r in 0..=total as usize {
             starts[r + 1] += starts[r];
         }
         // `position[d]`: where needle `d` goes in bucket order.
         let mut fill = starts.clone();
         let mut position = vec![0u32; first.len()];
         let mut order = vec![0u32; first.len()];
-        for (d, &r) in rank.iter().enumerate() {
+        for (d, &r) in bucket.iter().enumerate() {
             position[d] = fill[r as usize];
             order[fill[r as usize] as usize] = d as u32;
             fill[r as usize] += 1;
         }
         let mut bytes: Vec<u8> = Vec::with_capacity(all.len());
         let mut ends: Vec<u32> = Vec::with_capacity(first.len());
-        for &d in &order {
-            bytes.extend_from_slice(text(&needles[first[d as usize] as usize]));
+        let mut shorts: Vec<(u16, u32)> = Vec::new();
+        let mut heads = Vec::with_capacity(order.len());
+        for (k, &d) in order.iter().enumerate() {
+            let t = dtext(d as usize);
+            if let [a, b] = *t {
+                shorts.push((pair_key(a, b) as u16, k as u32));
+            }
+            bytes.extend_from_slice(t);
             ends.push(bytes.len() as u32);
+            let mut head = [0u8; 8];
+            let h = t.len().min(8);
+            head[..h].copy_from_slice(&t[..h]);
+            heads.push((u64::from_le_bytes(head), t.len() as u32));
         }
+        shorts.sort_unstable();
         // Owners grouped by needle (a counting sort again); the other needles are grouped by id
         // already, since each id's entries were added together and ids increase.
         let mut owner_starts = vec![0u32; ends.len() + 1];
@@ -428,14 +487,14 @@ impl PrefilterBuilder {
             }
         }
         Prefilter {
-            pairs,
-            ranks,
-            raw_pairs,
             short_pairs,
+            shorts,
             triples,
+            ranks,
             starts,
             bytes,
             ends,
+            heads,
             owner_starts,
             owners,
             require_starts,
@@ -813,15 +872,20 @@ impl CompiledPolicySet {
         // `*` matches every value a glob accepts at all.
         let star_matches = agent.len() <= MAX_VALUE_BYTES && session.len() <= MAX_VALUE_BYTES;
         match self.tool_index.iter().find(|(n, _)| n == tool) {
-            Some((_, idx)) => idx
-                .get_or_init(|| policies_for_tool(&self.policies, tool))
-                .iter()
-                .filter_map(|&i| self.policies.get(i))
-                .filter(|p| {
-                    (p.any_agent_session && star_matches)
-                        || (p.agent.matches(agent) && p.session.matches(session))
-                })
-                .collect(),
+            Some((_, idx)) => {
+                let idx = idx.get_or_init(|| policies_for_tool(&self.policies, tool));
+                // Sized once: growing from empty costs a few copies per call.
+                let mut out = Vec::with_capacity(idx.len());
+                out.extend(
+                    idx.iter()
+                        .filter_map(|&i| self.policies.get(i))
+                        .filter(|p| {
+                            (p.any_agent_session && star_matches)
+                                || (p.agent.matches(agent) && p.session.matches(session))
+                        }),
+                );
+                out
+            }
             None => self
                 .policies
                 .iter()
@@ -1229,6 +1293,35 @@ mod tests {
                     || usable.iter().all(|l| t.contains(&l.to_ascii_lowercase()));
                 prop_assert_eq!(bits[i / 64] & (1 << (i % 64)) != 0, expect, "id {} {:?}", i, lits);
             }
+        }
+
+        #[test]
+        fn prefilter_finds_long_needles_cut_from_the_text(
+            text in "[abAB/\\\\ é]{0,40}",
+            cuts in proptest::collection::vec(
+                (0usize..40, 2usize..20, any::<bool>(), proptest::option::of(0usize..12)),
+                1..12,
+            ),
+            others in proptest::collection::vec("[abAB/ ]{2,20}", 0..6),
+        ) {
+            // Needles longer than the eight bytes compared at once: cut from the text, some
+            // with one byte changed (often after the first eight).
+            let mut needles: Vec<String> = others;
+            for (at, len, upper, change) in cuts {
+                let b = text.as_bytes();
+                let (at, end) = (at.min(b.len()), (at + len).min(b.len()));
+                let Ok(n) = std::str::from_utf8(&b[at..end]) else { continue };
+                let mut n = if upper { n.to_ascii_uppercase() } else { n.to_string() };
+                if let Some(c) = change {
+                    let i = (8 + c).min(n.len().saturating_sub(1));
+                    if n.is_char_boundary(i) && n.is_char_boundary(i + 1) && i < n.len() {
+                        let repl = if n.as_bytes()[i] == b'a' { "b" } else { "a" };
+                        n.replace_range(i..i + 1, repl);
+                    }
+                }
+                needles.push(n);
+            }
+            prop_assert_eq!(fast(&needles, &text), naive(&needles, &text));
         }
 
         #[test]
