@@ -5,6 +5,10 @@
 
 /// Strips ANSI CSI escapes and control characters other than tab and newline.
 pub fn sanitize(s: &str) -> String {
+    // Mostly there is nothing to remove: one pass that vectorizes says so.
+    if s.bytes().all(|b| b >= 0x20 || b == b'\t' || b == b'\n') {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -1626,5 +1630,23 @@ mod tests {
     fn sanitize_strips_controls() {
         assert_eq!(sanitize("r\u{0}m -rf \u{1b}[31m/"), "rm -rf /");
         assert_eq!(sanitize("a\tb\nc\r"), "a\tb\nc");
+        // Nothing to strip (the shortcut): non-ASCII text and C1 controls stay.
+        assert_eq!(sanitize("ls é \u{85} \t/"), "ls é \u{85} \t/");
+        assert_eq!(sanitize("ls é\u{7}"), "ls é");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sanitize_removes_exactly_the_controls(s in "[a\\[\\x00-\\x1f\\x1b é~@]{0,24}") {
+            // Without escape sequences, the result is the text minus C0 controls but tab and
+            // newline; with them, no C0 control but tab and newline is left.
+            let out = sanitize(&s);
+            proptest::prop_assert!(!out.bytes().any(|b| b < 0x20 && b != b'\t' && b != b'\n'));
+            if !s.contains('\u{1b}') {
+                let expect: String =
+                    s.chars().filter(|&c| c >= ' ' || c == '\t' || c == '\n').collect();
+                proptest::prop_assert_eq!(out, expect);
+            }
+        }
     }
 }

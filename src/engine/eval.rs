@@ -170,6 +170,7 @@ impl Texts {
         self.spans.push((start, self.buf.len() as u32, u32::MAX));
         if self.spans.len() > LINEAR_TEXTS {
             if self.index.is_empty() {
+                self.index.reserve(4 * LINEAR_TEXTS);
                 for i in 0..self.spans.len() as u32 {
                     self.index.entry(text_hash(self.str(i))).or_insert(i);
                 }
@@ -316,8 +317,8 @@ struct ViewBuilder<'a> {
     pf: &'a Prefilter,
     texts: Texts,
     ids: Vec<u32>,
-    /// Groups already built, by text, with their alias-overflow flag.
-    memo: FxMap<String, (Group, bool)>,
+    /// Groups already built, by the id of their text, with their alias-overflow flag.
+    memo: FxMap<u32, (Group, bool)>,
     overflow: bool,
     /// Normalized segments of this call.
     norm: NormCache,
@@ -350,15 +351,16 @@ impl ViewBuilder<'_> {
     /// forms (all also checked against exclusions), alternate readings of each, and the
     /// canonical rm/find aliases. Empty texts are left out except the component itself.
     fn group(&mut self, text: &str) -> Group {
-        if let Some(&(g, of)) = self.memo.get(text) {
+        // Every group's text is in the table: its id is the memo's key.
+        let text_id = self.id(text);
+        if let Some(&(g, of)) = self.memo.get(&text_id) {
             self.overflow |= of;
             return g;
         }
         if plain_words(text) {
             // Plain words are their only reading (see `plain_words`).
-            let id = self.id(text);
-            let g = self.push([&[id], &[id], &[]], false);
-            self.memo.insert(text.to_string(), (g, false));
+            let g = self.push([&[text_id], &[text_id], &[]], false);
+            self.memo.insert(text_id, (g, false));
             return g;
         }
         let mut base = std::mem::take(&mut self.scratch[0]);
@@ -367,7 +369,6 @@ impl ViewBuilder<'_> {
         base.clear();
         direct.clear();
         aliases.clear();
-        let text_id = self.id(text);
         base.push(text_id);
         for b in body_variants(text) {
             if !b.is_empty() {
@@ -414,7 +415,7 @@ impl ViewBuilder<'_> {
         self.scratch[1] = direct;
         self.scratch[2] = aliases;
         self.overflow |= of;
-        self.memo.insert(text.to_string(), (g, of));
+        self.memo.insert(text_id, (g, of));
         g
     }
 
@@ -684,8 +685,8 @@ impl CommandView {
         let mut b = ViewBuilder {
             pf,
             texts: Texts::new(pf, 8 * raw.len(), 32),
-            ids: Vec::new(),
-            memo: FxMap::default(),
+            ids: Vec::with_capacity(128),
+            memo: FxMap::with_capacity_and_hasher(16, Default::default()),
             overflow: false,
             norm,
             scratch: Default::default(),
@@ -702,7 +703,8 @@ impl CommandView {
         };
         // Extra readings, in order: the folded groups, then per parser command its heredoc
         // segments (folded, then as written) and the command (folded, then as written).
-        let mut candidates: Vec<Group> = Vec::new();
+        let mut candidates: Vec<Group> =
+            Vec::with_capacity(tied.len() + 1 + 2 * analysis.commands.len());
         for &g in &tied {
             candidates.push(b.fold(g));
         }
