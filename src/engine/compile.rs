@@ -84,7 +84,8 @@ pub struct Prefilter {
     bytes: Vec<u8>,
     /// End of each needle in `bytes`.
     ends: Vec<u32>,
-    /// Each needle's first eight bytes (zero-padded) read little-endian, and its length.
+    /// Each needle's first eight bytes (zero-padded) read little-endian, and its length (kept
+    /// beside the head so one load serves the compare).
     heads: Vec<(u64, u32)>,
     /// Ids whose first needle is `n`: `owners[owner_starts[n]..owner_starts[n + 1]]`.
     owner_starts: Vec<u32>,
@@ -118,7 +119,7 @@ fn slot_of(key: u32) -> usize {
     (key.wrapping_mul(0x9e37_79b1) >> 17) as usize
 }
 
-/// How the prefilter reads a text byte: ASCII lower-cased, `\\` as `/`, others as they are
+/// How the prefilter reads a text byte: ASCII lower-cased, `\` as `/`, others as they are
 /// (branch-free, so folding a whole text vectorizes).
 #[inline]
 fn fold_byte(b: u8) -> u8 {
@@ -136,6 +137,18 @@ fn pair_key(a: u8, b: u8) -> usize {
 #[inline]
 fn bit(map: &[u64], i: usize) -> bool {
     map[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// Sets bit `i` of a bitmap.
+#[inline]
+fn set_bit(map: &mut [u64], i: usize) {
+    map[i / 64] |= 1 << (i % 64);
+}
+
+/// The number of set bits of `map` before bit `i`, given `ranks` (set bits before each word).
+#[inline]
+fn rank(map: &[u64], ranks: &[u32], i: usize) -> usize {
+    ranks[i / 64] as usize + (map[i / 64] & ((1u64 << (i % 64)) - 1)).count_ones() as usize
 }
 
 /// Scratch space of [`Prefilter::candidates_into`], reused from one text to the next.
@@ -181,7 +194,7 @@ impl Prefilter {
     /// ORs the candidate set of `text` into `bits` (`words()` long).
     pub fn candidates_into(&self, text: &str, bits: &mut [u64], scratch: &mut PrefilterScratch) {
         for &i in &self.always {
-            bits[i / 64] |= 1 << (i % 64);
+            set_bit(bits, i);
         }
         let t = text.as_bytes();
         if self.ends.is_empty() || t.len() < 2 {
@@ -225,7 +238,7 @@ impl Prefilter {
         if !any {
             return;
         }
-        let has = |n: u32| found[n as usize / 64] & (1 << (n % 64)) != 0;
+        let has = |n: u32| bit(found, n as usize);
         for (w, &word) in found.iter().enumerate() {
             let mut word = word;
             while word != 0 {
@@ -238,7 +251,7 @@ impl Prefilter {
                     let req = &self.requires
                         [self.require_starts[id] as usize..self.require_starts[id + 1] as usize];
                     if req.iter().all(|&r| has(r)) {
-                        bits[id / 64] |= 1 << (id % 64);
+                        set_bit(bits, id);
                     }
                 }
             }
@@ -254,7 +267,7 @@ impl Prefilter {
         let slot = slot_of((head & 0xff_ffff) as u32);
         let mut any = false;
         let mut mark = |n: u32| {
-            found[n as usize / 64] |= 1 << (n % 64);
+            set_bit(found, n as usize);
             any = true;
         };
         if bit(&self.short_pairs, pair) {
@@ -267,10 +280,8 @@ impl Prefilter {
             }
         }
         if bit(&self.triples, slot) {
-            let (w, b) = (slot / 64, slot % 64);
-            let rank = self.ranks[w] as usize
-                + (self.triples[w] & ((1u64 << b) - 1)).count_ones() as usize;
-            for n in self.starts[rank]..self.starts[rank + 1] {
+            let r = rank(&self.triples, &self.ranks, slot);
+            for n in self.starts[r]..self.starts[r + 1] {
                 let (nh, nl) = self.heads[n as usize];
                 let nl = nl as usize;
                 let mask = u64::MAX >> (8 * (8 - nl.min(8)));
@@ -394,11 +405,11 @@ impl PrefilterBuilder {
             match *dtext(d) {
                 [a, b] => {
                     let p = pair_key(a, b);
-                    short_pairs[p / 64] |= 1 << (p % 64);
+                    set_bit(&mut short_pairs, p);
                 }
                 [a, b, c, ..] => {
                     let slot = triple_slot(a, b, c);
-                    triples[slot / 64] |= 1 << (slot % 64);
+                    set_bit(&mut triples, slot);
                 }
                 _ => {}
             }
@@ -411,11 +422,7 @@ impl PrefilterBuilder {
         }
         let bucket: Vec<u32> = (0..first.len())
             .map(|d| match *dtext(d) {
-                [a, b, c, ..] => {
-                    let slot = triple_slot(a, b, c);
-                    ranks[slot / 64]
-                        + (triples[slot / 64] & ((1u64 << (slot % 64)) - 1)).count_ones()
-                }
+                [a, b, c, ..] => rank(&triples, &ranks, triple_slot(a, b, c)) as u32,
                 _ => total,
             })
             .collect();

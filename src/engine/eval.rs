@@ -105,20 +105,21 @@ struct Texts {
 const LINEAR_TEXTS: usize = 16;
 
 impl Texts {
-    /// A table sized for about `texts` texts of `bytes` bytes in all (sized once: growing
-    /// the tables costs a copy per doubling).
-    fn new(pf: &Prefilter, bytes: usize, texts: usize) -> Texts {
+    /// A table sized for about `texts` texts read from a command of `raw_len` bytes (sized
+    /// once: growing the tables costs a copy per doubling).
+    fn new(pf: &Prefilter, raw_len: usize, texts: usize) -> Texts {
         let words = pf.words();
         let mut bits = Vec::with_capacity(words * (texts + 1));
         bits.resize(words, 0);
         Texts {
-            buf: String::with_capacity(bytes),
+            // Texts repeat much of the command; their total stays within a few times its length.
+            buf: String::with_capacity(raw_len * texts.clamp(2, 8)),
             spans: Vec::with_capacity(texts),
             bits,
             words,
             index: FxMap::default(),
             // The longest text is about twice the command (` && ` between short segments).
-            scratch: PrefilterScratch::with_capacity(2 * bytes / texts.max(1)),
+            scratch: PrefilterScratch::with_capacity(2 * raw_len),
         }
     }
 
@@ -566,7 +567,7 @@ impl CommandView {
     /// segments as its commands, repeating the tied groups).
     fn plain_list(raw: &str, segs: &[&str], pf: &Prefilter) -> CommandView {
         let normalized = segs.join(" && ");
-        let mut texts = Texts::new(pf, 4 * raw.len(), 2 * segs.len() + 4);
+        let mut texts = Texts::new(pf, raw.len(), 2 * segs.len() + 4);
         let mut ids: Vec<u32> = Vec::new();
         let push = |ids: &mut Vec<u32>, v: &[u32]| {
             let start = ids.len() as u32;
@@ -651,7 +652,7 @@ impl CommandView {
     /// is its own single component, normalized form and only reading; the parser sees the
     /// same one command; the only extra reading is the lower-cased text.
     fn plain(raw: &str, pf: &Prefilter) -> CommandView {
-        let mut texts = Texts::new(pf, 2 * raw.len(), 2);
+        let mut texts = Texts::new(pf, raw.len(), 2);
         let id = texts.id(raw, pf);
         let lower = texts.lower_id(id, pf);
         let one = |at: u32| (at, at + 1);
@@ -684,7 +685,7 @@ impl CommandView {
         let grant = grant_view_cached(&raw, &mut norm);
         let mut b = ViewBuilder {
             pf,
-            texts: Texts::new(pf, 8 * raw.len(), 32),
+            texts: Texts::new(pf, raw.len(), 32),
             ids: Vec::with_capacity(128),
             memo: FxMap::with_capacity_and_hasher(16, Default::default()),
             overflow: false,
