@@ -366,6 +366,12 @@ fn deny_and_always_allow_with_revoke() {
         "the card to go",
         "return document.querySelectorAll('#approvals .approval').length === 0",
     );
+    // The card goes when the resolution is published; the rule is written after that, before
+    // the resolve call answers. The toast appears only once the answer is in.
+    d.wait_true(
+        "the resolve call to answer",
+        "return document.getElementById('toast').textContent === 'Approved: deploy staging'",
+    );
     let (_, one) = get(&s.url(&format!("/v1/approvals/{id}")));
     assert_eq!(one["status"], "approved");
     assert_eq!(one["persisted"], true, "{one}");
