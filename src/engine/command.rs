@@ -999,14 +999,19 @@ pub fn rm_aliases(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
     if !may_run_rm_or_find(candidate) {
         return Ok(Vec::new());
     }
-    rm_aliases_unfiltered(candidate)
+    rm_aliases_unfiltered(candidate, true)
 }
 
-/// [`rm_aliases`] without the [`may_run_rm_or_find`] shortcut.
-fn rm_aliases_unfiltered(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
+/// [`rm_aliases`] without the [`may_run_rm_or_find`] shortcut, and without skipping segments
+/// that [`runs_first_word`] rules out when `skip` is false.
+fn rm_aliases_unfiltered(candidate: &str, skip: bool) -> Result<Vec<String>, TooManyAliases> {
     let masked = strip_comment(candidate);
     let mut out = Vec::new();
-    for seg in split_compound(&masked) {
+    for seg in split_compound(masked) {
+        if skip && runs_first_word(seg) {
+            // Neither rm nor find, and nothing unwraps to them.
+            continue;
+        }
         let mut t = unwrap_all(tokenize(seg));
         for _ in 0..4 {
             match t.first().map(|w| basename(w)) {
@@ -1061,26 +1066,44 @@ pub fn may_run_rm_or_find(candidate: &str) -> bool {
     })
 }
 
-/// Strips an unquoted `#` comment (a `#` starting a word) outside quotes.
-fn strip_comment(s: &str) -> String {
+/// Whether the executable of `seg`'s compatibility reading is its first word as written, and
+/// that word is not rm or find: the word is ASCII letters, digits and `._-` ending at a blank
+/// or the end (so it tokenizes to itself, is no assignment and has no directory), and it is no
+/// word the reading unwraps or peels ([`NOT_PLAIN_FIRST`], which holds rm, find and the
+/// multi-call binaries).
+fn runs_first_word(seg: &str) -> bool {
+    let s = seg.trim_start_matches([' ', '\t']);
+    let w = &s[..s.find([' ', '\t']).unwrap_or(s.len())];
+    !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !NOT_PLAIN_FIRST.iter().any(|x| x.eq_ignore_ascii_case(w))
+}
+
+/// Strips an unquoted `#` comment (a `#` starting a word) outside quotes. Read by bytes: every
+/// byte that matters is ASCII, and the bytes of a multi-byte character change nothing.
+fn strip_comment(s: &str) -> &str {
+    if memchr::memchr(b'#', s.as_bytes()).is_none() {
+        return s;
+    }
     let (mut sq, mut dq, mut esc) = (false, false, false);
     let mut prev_space = true;
-    for (i, c) in s.char_indices() {
+    for (i, &c) in s.as_bytes().iter().enumerate() {
         if esc {
             esc = false;
             prev_space = false;
             continue;
         }
         match c {
-            '\\' if !sq => esc = true,
-            '\'' if !dq => sq = !sq,
-            '"' if !sq => dq = !dq,
-            '#' if !sq && !dq && prev_space => return s[..i].to_string(),
+            b'\\' if !sq => esc = true,
+            b'\'' if !dq => sq = !sq,
+            b'"' if !sq => dq = !dq,
+            b'#' if !sq && !dq && prev_space => return &s[..i],
             _ => {}
         }
-        prev_space = c == ' ' || c == '\t' || c == ';' || c == '\n';
+        prev_space = matches!(c, b' ' | b'\t' | b';' | b'\n');
     }
-    s.to_string()
+    s
 }
 
 fn rm_alias_of(args: &[String], subst: Option<&str>, out: &mut Vec<String>) {
@@ -1378,10 +1401,72 @@ mod tests {
 
     /// Words that unwrap to `rm`/`find`: launchers, shells, cmd, busybox and pieces of them.
     const SHORTCUT_WORDS: &[&str] = &[
-        "rm", "r", "m", "find", "fi", "nd", "f", "ind", "-rf", "/", "/bin/", "sudo", "env", "-S",
-        "sh", "bash", "-c", "-lc", "cmd", "/c", "busybox", "toybox", "nohup", "timeout", "5",
-        "exec", "<<<", "<", "<<", "-exec", "-delete", "{}", ";", "+", "x", ".", "&&", "|", "(",
-        ")", "{", "}", "if", "then", "fi", "do", "done", "case", "esac", "!", "while",
+        "rm",
+        "r",
+        "m",
+        "find",
+        "fi",
+        "nd",
+        "f",
+        "ind",
+        "-rf",
+        "/",
+        "/bin/",
+        "sudo",
+        "env",
+        "-S",
+        "sh",
+        "bash",
+        "-c",
+        "-lc",
+        "cmd",
+        "/c",
+        "busybox",
+        "toybox",
+        "nohup",
+        "timeout",
+        "5",
+        "exec",
+        "<<<",
+        "<",
+        "<<",
+        "-exec",
+        "-delete",
+        "{}",
+        ";",
+        "+",
+        "x",
+        ".",
+        "&&",
+        "|",
+        "(",
+        ")",
+        "{",
+        "}",
+        "if",
+        "then",
+        "fi",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "!",
+        "while",
+        "python",
+        "echo",
+        "RM",
+        "Find",
+        "rm.exe",
+        "x=1",
+        "./rm",
+        "run",
+        "git",
+        "-",
+        "r_m",
+        "rm -rf /",
+        "find / -delete",
+        "rm -r -f x",
+        "RM -RF /",
     ];
     const SHORTCUT_PREFIXES: &[&str] = &[
         "",
@@ -1397,6 +1482,9 @@ mod tests {
         "bash ",
         "powershell -c ",
         "nohup ",
+        "python -c ",
+        "echo ",
+        " \t",
     ];
     const SHORTCUT_GLUE: &[&str] = &["", " ", "'", "\"", "\\", "^", "\\\n", "\t", "\n"];
 
@@ -1416,7 +1504,7 @@ mod tests {
                         .map(|&(w, g)| format!("{}{}", SHORTCUT_WORDS[w], SHORTCUT_GLUE[g])),
                 )
                 .collect();
-            proptest::prop_assert_eq!(rm_aliases(&s), rm_aliases_unfiltered(&s), "{:?}", s);
+            proptest::prop_assert_eq!(rm_aliases(&s), rm_aliases_unfiltered(&s, false), "{:?}", s);
             proptest::prop_assert_eq!(
                 alternate_readings(&s), alternate_readings_unfiltered(&s), "{:?}", s);
             proptest::prop_assert_eq!(body_variants(&s), body_variants_unfiltered(&s), "{:?}", s);
@@ -1467,7 +1555,7 @@ mod tests {
                 proptest::prop_assert_eq!(split_compound(&s), vec![s.as_str()]);
                 proptest::prop_assert!(body_variants_unfiltered(&s).is_empty(), "{:?}", s);
                 proptest::prop_assert!(alternate_readings_unfiltered(&s).is_empty(), "{:?}", s);
-                proptest::prop_assert_eq!(rm_aliases_unfiltered(&s), Ok(Vec::new()));
+                proptest::prop_assert_eq!(rm_aliases_unfiltered(&s, false), Ok(Vec::new()));
                 proptest::prop_assert!(extract_subcommands(&s).is_empty(), "{:?}", s);
             }
         }
@@ -1491,11 +1579,36 @@ mod tests {
             "sh -c 'r\\m -rf /'",
             "busybox fi\"n\"d / -delete",
         ] {
-            let full = rm_aliases_unfiltered(s);
+            let full = rm_aliases_unfiltered(s, false);
             assert!(!full.unwrap_or_default().is_empty(), "{s:?}");
-            assert_eq!(rm_aliases(s), rm_aliases_unfiltered(s), "{s:?}");
+            assert_eq!(rm_aliases(s), rm_aliases_unfiltered(s, false), "{s:?}");
         }
         assert!(!may_run_rm_or_find("git status && make -j4"));
+        // A segment whose first word runs as written, and is neither rm nor find.
+        for s in [
+            "python -c 'rm -rf /'",
+            "  echo rm -rf /",
+            "git\trm x",
+            "run",
+        ] {
+            assert!(runs_first_word(s), "{s:?}");
+        }
+        for s in [
+            "rm -rf /",
+            "RM -rf /",
+            "Find / -delete",
+            "'rm' -rf /",
+            "x=1 rm -rf /",
+            "/bin/rm /",
+            "busybox rm /",
+            "nohup rm /",
+            "sh -c 'rm /'",
+            "py'thon' x",
+            "",
+            "  ",
+        ] {
+            assert!(!runs_first_word(s), "{s:?}");
+        }
         // Past the look-behind bound it answers yes rather than miss one.
         let far = format!("r{}m -rf /", "''".repeat(10));
         assert!(may_run_rm_or_find(&far));

@@ -538,6 +538,61 @@ impl IdMask {
     }
 }
 
+/// The prefilter ids of one list of command patterns, which the builder numbers consecutively:
+/// the patterns whose bit is set in a text's candidate set are found from the set's words
+/// instead of testing every pattern's bit.
+#[derive(Debug, Clone, Default)]
+pub struct PatternIds {
+    /// The id of the list's first pattern.
+    base: usize,
+    /// The list's ids by word of the candidate set.
+    mask: IdMask,
+    /// Whether the ids are `base..base + len` (set by the prefilter builder only).
+    consecutive: bool,
+}
+
+impl PatternIds {
+    fn of(pats: &[CmdPattern]) -> PatternIds {
+        let base = pats.first().map_or(0, |p| p.id);
+        PatternIds {
+            base,
+            mask: IdMask::from_ids(pats.iter().map(|p| p.id)),
+            consecutive: pats.iter().enumerate().all(|(i, p)| p.id == base + i),
+        }
+    }
+
+    /// Whether `f` holds for a pattern of `pats` (the list these ids were made from) whose
+    /// candidate bit is set in `bits`.
+    #[inline]
+    pub fn any(
+        &self,
+        pats: &[CmdPattern],
+        bits: &[u64],
+        mut f: impl FnMut(&CmdPattern) -> bool,
+    ) -> bool {
+        if !self.consecutive {
+            return pats.iter().any(|p| has_bit(bits, p.id) && f(p));
+        }
+        for &(w, m) in &self.mask.0 {
+            let mut x = bits.get(w).map_or(0, |b| b & m);
+            while x != 0 {
+                let id = w * 64 + x.trailing_zeros() as usize;
+                x &= x - 1;
+                if pats.get(id.wrapping_sub(self.base)).is_some_and(&mut f) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Whether bit `i` of the candidate set `bits` is set.
+#[inline]
+pub fn has_bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
 fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
     // Sized up front (the literals are at most the patterns' bytes), so the builder's buffers
     // are allocated once instead of growing by copies.
@@ -569,6 +624,8 @@ fn build_prefilter(policies: &mut [CompiledPolicy]) -> Prefilter {
                 .zip(&c.contains_folded)
                 .map(|(s, l)| b.add_with(|f| f(if s.is_ascii() { l.as_str() } else { "" })))
                 .collect();
+            c.cmd_ids = PatternIds::of(&c.cmd);
+            c.not_ids = PatternIds::of(&c.cmd_not);
             c.command_gate = IdMask::from_ids(
                 c.cmd
                     .iter()
@@ -666,6 +723,10 @@ pub struct Conditions {
     /// Prefilter ids of `cmd` and `contains`: a call none of whose texts has one of these
     /// candidates cannot match the rule's command condition.
     pub command_gate: IdMask,
+    /// Prefilter ids of `cmd`.
+    pub cmd_ids: PatternIds,
+    /// Prefilter ids of `cmd_not`.
+    pub not_ids: PatternIds,
     /// `command_env_assignments`.
     pub env: Vec<CommandGlob>,
     /// `path_matches`.
@@ -1000,6 +1061,8 @@ fn compile_when(w: Option<When>, canonical: &mut Canonical) -> Conditions {
         contains,
         contains_ids: Vec::new(),
         command_gate: IdMask::default(),
+        cmd_ids: PatternIds::default(),
+        not_ids: PatternIds::default(),
         env: globs(command_env_assignments, CommandGlob::from_string),
         path: path_patterns(path_matches, canonical),
         path_not: path_patterns(path_not_matches, canonical),
@@ -1337,6 +1400,31 @@ mod tests {
             text in "[a-cA-C/\\\\ é-]{0,30}",
         ) {
             prop_assert_eq!(fast(&needles, &text), naive(&needles, &text));
+        }
+
+        #[test]
+        fn pattern_ids_find_the_patterns_with_their_bit_set(
+            base in 0usize..200,
+            len in 0usize..80,
+            gaps in proptest::collection::vec(0usize..3, 80),
+            bits in proptest::collection::vec(any::<u64>(), 0..6),
+            wanted in proptest::collection::vec(any::<bool>(), 80),
+        ) {
+            // Numbered as the builder does, and with gaps (which must fall back to every bit).
+            for consecutive in [true, false] {
+                let mut pats: Vec<CmdPattern> = (0..len).map(|i| CmdPattern::new(i.to_string())).collect();
+                let mut id = base;
+                for (p, gap) in pats.iter_mut().zip(&gaps) {
+                    p.id = id;
+                    id += 1 + if consecutive { 0 } else { *gap };
+                }
+                let ids = PatternIds::of(&pats);
+                let want = |p: &CmdPattern| wanted[p.exact.source().parse::<usize>().unwrap_or(0)];
+                let naive = pats.iter().any(|p| has_bit(&bits, p.id) && want(p));
+                prop_assert_eq!(ids.any(&pats, &bits, want), naive);
+                let unbuilt = PatternIds::default();
+                prop_assert_eq!(unbuilt.any(&pats, &bits, want), naive);
+            }
         }
     }
 }

@@ -17,8 +17,8 @@ use super::command::{
     plain_words, rm_aliases, split_compound,
 };
 use super::compile::{
-    CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern, Prefilter,
-    PrefilterScratch,
+    CmdPattern, CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern,
+    PatternIds, Prefilter, PrefilterScratch, has_bit,
 };
 use super::decision::{Action, Decision, RuleRef};
 use super::fields::{self, Fields};
@@ -240,10 +240,6 @@ struct Group {
     lower: Span,
     /// Whether texts are case-folded (match folded patterns).
     folded: bool,
-}
-
-fn has_bit(bits: &[u64], i: usize) -> bool {
-    bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
 /// The analysed command, shared by every rule of one evaluation.
@@ -1072,19 +1068,20 @@ struct GroupHit {
 
 fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) -> GroupHit {
     let texts = &v.texts;
-    let pat = |p: &super::compile::CmdPattern, id: u32| {
-        has_bit(texts.bits(id), p.id)
-            && if g.folded {
-                p.folded().matches(texts.str(id))
+    // Only the patterns whose literals the text has are matched.
+    let any = |ids: &PatternIds, pats: &[CmdPattern], id: u32| {
+        let s = texts.str(id);
+        ids.any(pats, texts.bits(id), |p| {
+            if g.folded {
+                p.folded().matches(s)
             } else {
-                p.exact.matches(texts.str(id))
+                p.exact.matches(s)
             }
+        })
     };
-    let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
-    let normal = v
-        .ids(g.direct)
-        .iter()
-        .any(|&id| c.cmd.iter().any(|p| pat(p, id)))
+    let matched = |id: u32| any(&c.cmd_ids, &c.cmd, id);
+    let excluded = |id: u32| any(&c.not_ids, &c.cmd_not, id);
+    let normal = v.ids(g.direct).iter().any(|&id| matched(id))
         || (with_contains
             && v.ids(g.lower).iter().any(|&id| {
                 c.contains_folded
@@ -1095,7 +1092,7 @@ fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) ->
     let mut alias_hit = false;
     let mut alias_live = false;
     for &a in v.ids(g.aliases) {
-        if c.cmd.iter().any(|p| pat(p, a)) {
+        if matched(a) {
             alias_hit = true;
             if !excluded(a) {
                 alias_live = true;
@@ -1147,10 +1144,18 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
 /// Grant command matching: every component covered by this rule (or an explicit composite).
 fn grant_command(c: &Conditions, v: &CommandView) -> bool {
     let texts = &v.texts;
-    let pat = |p: &super::compile::CmdPattern, id: u32| {
-        has_bit(texts.bits(id), p.id) && p.exact.matches(texts.str(id))
+    let pat =
+        |p: &CmdPattern, id: u32| has_bit(texts.bits(id), p.id) && p.exact.matches(texts.str(id));
+    let matched = |id: u32| {
+        let s = texts.str(id);
+        c.cmd_ids
+            .any(&c.cmd, texts.bits(id), |p| p.exact.matches(s))
     };
-    let excluded = |id: u32| c.cmd_not.iter().any(|p| pat(p, id));
+    let excluded = |id: u32| {
+        let s = texts.str(id);
+        c.not_ids
+            .any(&c.cmd_not, texts.bits(id), |p| p.exact.matches(s))
+    };
     let components = v.ids(v.components);
     if excluded(v.raw) || excluded(v.normalized) || components.iter().any(|&id| excluded(id)) {
         return false;
@@ -1166,7 +1171,7 @@ fn grant_command(c: &Conditions, v: &CommandView) -> bool {
         return false;
     }
     components.iter().all(|&id| {
-        c.cmd.iter().any(|p| pat(p, id))
+        matched(id)
             || c.contains.iter().zip(&c.contains_ids).any(|(s, &k)| {
                 !s.is_empty() && has_bit(texts.bits(id), k) && texts.str(id).contains(s.as_str())
             })
