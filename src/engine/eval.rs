@@ -99,7 +99,12 @@ struct Texts {
     index: FxMap<u64, u32>,
     /// Scratch space of the prefilter.
     scratch: PrefilterScratch,
+    /// Scratch space for lower-casing a text.
+    lower: String,
 }
+
+/// Texts shorter than this are scanned rather than looked for in longer texts.
+const MIN_SCANNED_FOR_REUSE: usize = 24;
 
 /// Texts up to this many are found by a linear search.
 const LINEAR_TEXTS: usize = 16;
@@ -120,6 +125,7 @@ impl Texts {
             index: FxMap::default(),
             // The longest text is about twice the command (` && ` between short segments).
             scratch: PrefilterScratch::with_capacity(2 * raw_len),
+            lower: String::new(),
         }
     }
 
@@ -155,6 +161,18 @@ impl Texts {
         let id = self.spans.len() as u32;
         let at = self.bits.len();
         self.bits.resize(at + self.words, 0);
+        // A text that begins or ends another text (a reading cut short) takes that text's
+        // candidates instead of being scanned.
+        let same = same.or_else(|| {
+            (s.len() >= MIN_SCANNED_FOR_REUSE)
+                .then(|| {
+                    (0..id).find(|&i| {
+                        let t = self.str(i);
+                        t.len() > s.len() && (t.starts_with(s) || t.ends_with(s))
+                    })
+                })
+                .flatten()
+        });
         match same {
             Some(o) => {
                 let from = (o as usize + 1) * self.words;
@@ -197,8 +215,13 @@ impl Texts {
             if seen == 0 {
                 id
             } else {
-                let l = s.to_ascii_lowercase();
-                self.id_like(&l, pf, Some(id))
+                let mut l = std::mem::take(&mut self.lower);
+                l.clear();
+                l.push_str(self.str(id));
+                l.make_ascii_lowercase();
+                let low = self.id_like(&l, pf, Some(id));
+                self.lower = l;
+                low
             }
         } else {
             let l = s.to_lowercase();
@@ -759,12 +782,12 @@ impl CommandView {
             }
         }
         // Every text a rule may read is in the table, so the union of candidates covers them.
-        let raw_folded = b.texts.id(&raw.to_lowercase(), pf);
+        let raw_id = b.texts.id(&raw, pf);
+        let raw_folded = b.texts.lower_id(raw_id, pf);
+        let normalized = b.texts.id(&grant.normalized, pf);
         let norm_folded = raw
             .contains(['\'', '"', '\\'])
-            .then(|| b.texts.id(&grant.normalized.to_lowercase(), pf));
-        let raw_id = b.texts.id(&raw, pf);
-        let normalized = b.texts.id(&grant.normalized, pf);
+            .then(|| b.texts.lower_id(normalized, pf));
         let components = b.span(&grant.components);
         CommandView {
             raw: raw_id,

@@ -77,12 +77,15 @@ fn high_risk(cmd: &str, words: &[String]) -> bool {
 /// Appends `s` double-quoted for a shell command line, `\` and `"` escaped.
 fn quote_into(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        if matches!(c, '\\' | '"') {
-            out.push('\\');
-        }
-        out.push(c);
+    let mut rest = s;
+    // Copied in runs between the bytes that need a backslash (both ASCII).
+    while let Some(i) = memchr::memchr2(b'\\', b'"', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        out.push('\\');
+        out.push_str(&rest[i..=i]);
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -173,6 +176,23 @@ mod tests {
         assert_eq!(s[0], "rampart allow \"npm publish pkg\"");
         assert_eq!(s[1], "rampart allow \"npm publish *\"");
         assert_eq!(suggestions("exec", Some("rm notes.txt"), None).len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quoting_escapes_backslashes_and_double_quotes(s in "[a\\\\\"' é$]{0,16}") {
+            let mut want = String::from("\"");
+            for c in s.chars() {
+                if matches!(c, '\\' | '"') {
+                    want.push('\\');
+                }
+                want.push(c);
+            }
+            want.push('"');
+            let mut got = String::new();
+            quote_into(&mut got, &s);
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]
