@@ -1160,9 +1160,26 @@ fn run_scan(home: &Path, args: &[&str]) -> (i32, String, String) {
 #[test]
 fn scan_lists_tools_with_class_and_decision_without_calling_them() {
     let dir = tempfile::tempdir().unwrap();
-    let seen = dir.path().join("server-stdin.log");
-    let server = format!("tee '{}' | '{}'", seen.display(), server_bin().display());
-    let (code, out, err) = run_scan(dir.path(), &["--", "sh", "-c", &server]);
+    // What the server read, logged by the server itself before it handles (and answers) it.
+    // A `tee` in front of the server forwards each chunk before writing it to its file, and
+    // scan SIGKILLs the group once it has the tool list: on a loaded machine tee could die
+    // between the two writes, and the file lacked the tools/list the server had answered.
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["mcp", "scan", "--"])
+        .arg(server_bin())
+        .env("HOME", dir.path())
+        .env("RAMPART_NO_PROJECT_POLICY", "1")
+        .env("MCP_TEST_LOG_DIR", &logs)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (code, out, err) = (
+        scan.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&scan.stdout).into_owned(),
+        String::from_utf8_lossy(&scan.stderr).into_owned(),
+    );
     assert_eq!(code, 0, "{err}");
     let row = |tool: &str| -> Vec<String> {
         out.lines()
@@ -1176,7 +1193,7 @@ fn scan_lists_tools_with_class_and_decision_without_calling_them() {
     assert_eq!(row("read_file")[1..3], ["read", "allow"]);
     assert_eq!(row("send_report")[1..3], ["mcp-dangerous", "ask"]);
     assert_eq!(row("get_posts")[1], "mcp", "word-level: not a 'post' write");
-    let received = std::fs::read_to_string(&seen).unwrap();
+    let received = std::fs::read_to_string(logs.join("in.raw")).unwrap();
     assert!(received.contains("\"tools/list\""), "{received}");
     assert!(
         !received.contains("tools/call"),
