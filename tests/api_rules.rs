@@ -3,6 +3,7 @@
 
 mod support;
 
+use rampart::api::rules::LEARN_INTERVAL;
 use rampart::engine::user_rules::{self, AUTO_ALLOWED};
 use serde_json::json;
 use support::*;
@@ -40,13 +41,39 @@ fn learn_writes_an_exact_durable_allow() {
     std::thread::sleep(std::time::Duration::from_millis(250));
     let (st, _) = post(&s.url("/v1/rules/learn"), &body.to_string());
     assert_eq!(st, 409);
-    let b2 = json!({"tool": "exec", "args": "deploy staging", "decision": "allow"});
-    let b3 = json!({"tool": "exec", "args": "deploy qa", "decision": "allow"});
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    let (st, _) = post(&s.url("/v1/rules/learn"), &b2.to_string());
-    assert_eq!(st, 201);
-    let (st, b) = post(&s.url("/v1/rules/learn"), &b3.to_string());
-    assert_eq!(st, 429, "{b}");
+    // A write within LEARN_INTERVAL of the last one is refused. The interval starts when the
+    // server records a write, before it reloads the policy and answers, so on a slow machine
+    // the next request can arrive after it has passed and is rightly accepted. Only a write
+    // accepted less than LEARN_INTERVAL after the last one is wrong; try fresh pairs of rules
+    // until the second lands inside the interval.
+    let mut limited = false;
+    for i in 0..20 {
+        let b2 =
+            json!({"tool": "exec", "args": format!("deploy staging {i}"), "decision": "allow"});
+        let b3 = json!({"tool": "exec", "args": format!("deploy qa {i}"), "decision": "allow"});
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let (st, b) = post(&s.url("/v1/rules/learn"), &b2.to_string());
+        assert_eq!(st, 201, "{b}");
+        let written = s
+            .state
+            .last_learn
+            .lock()
+            .unwrap()
+            .expect("the write was recorded");
+        let (st, b) = post(&s.url("/v1/rules/learn"), &b3.to_string());
+        let since = written.elapsed();
+        if st == 429 {
+            assert!(b["error"].as_str().unwrap().contains("rate limited"), "{b}");
+            limited = true;
+            break;
+        }
+        assert_eq!(st, 201, "{b}");
+        assert!(
+            since >= LEARN_INTERVAL,
+            "a write {since:?} after the last one was not rate limited"
+        );
+    }
+    assert!(limited, "no second write was ever rate limited");
     for (body, needle) in [
         (
             json!({"tool": "exec", "args": "x", "decision": "deny"}),
