@@ -70,21 +70,29 @@ fn ask_creates_pending_and_resolve_is_single_use() {
     assert_eq!(ev["events"][0]["id"], id.as_str());
 }
 
+/// The id of the first pending approval, once there is one. The asking request is in
+/// another thread; on a loaded machine it can take seconds to be registered.
+fn first_pending(s: &TestServer) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, l) = get(&s.url("/v1/approvals"));
+        if let Some(i) = l["approvals"][0]["id"].as_str() {
+            return i.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no approval appeared: {l}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn long_poll_waits_for_the_human() {
     let s = Arc::new(TestServer::start());
     let s2 = s.clone();
     let waiter = std::thread::spawn(move || ask(&s2, json!({"wait_seconds": 20})));
-    let mut id = None;
-    for _ in 0..100 {
-        let (_, l) = get(&s.url("/v1/approvals"));
-        if let Some(i) = l["approvals"][0]["id"].as_str() {
-            id = Some(i.to_string());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let id = id.expect("approval appeared");
+    let id = first_pending(&s);
     resolve(&s, &id, true);
     let (st, b) = waiter.join().unwrap();
     assert_eq!(st, 200, "{b}");
@@ -94,16 +102,8 @@ fn long_poll_waits_for_the_human() {
 
     let s3 = s.clone();
     let waiter = std::thread::spawn(move || ask(&s3, json!({"wait_seconds": 20, "session": "s2"})));
-    let mut id = None;
-    for _ in 0..100 {
-        let (_, l) = get(&s.url("/v1/approvals"));
-        if let Some(i) = l["approvals"][0]["id"].as_str() {
-            id = Some(i.to_string());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    resolve(&s, &id.unwrap(), false);
+    let id = first_pending(&s);
+    resolve(&s, &id, false);
     let (st, b) = waiter.join().unwrap();
     assert_eq!(st, 403, "{b}");
     assert_eq!(b["message"], "denied by test");
@@ -276,19 +276,37 @@ fn approvals_expire() {
     });
     let (_, b) = ask(&s, json!({}));
     let id = b["approval_id"].as_str().unwrap().to_string();
-    std::thread::sleep(Duration::from_millis(2500));
-    let (_, one) = get(&s.url(&format!("/v1/approvals/{id}")));
+    // The sweeper task expires it at its deadline, 1 s from now, then writes the expiry's
+    // audit record (an fsync). On a loaded machine either can come late: wait for each.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let one = loop {
+        let (_, one) = get(&s.url(&format!("/v1/approvals/{id}")));
+        if one["status"] != "pending" {
+            break one;
+        }
+        assert!(std::time::Instant::now() < deadline, "never expired: {one}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(one["status"], "expired", "{one}");
     assert_eq!(one["resolved_by"], "timeout");
     let (st, _) = resolve(&s, &id, true);
     assert_eq!(st, 410);
-    let (_, ev) = get(&s.url("/v1/audit/events"));
-    let expired = ev["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["request"]["action"] == "approval_expired");
-    assert!(expired, "{ev}");
+    loop {
+        let (_, ev) = get(&s.url("/v1/audit/events"));
+        let expired = ev["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["request"]["action"] == "approval_expired");
+        if expired {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no expiry record: {ev}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
