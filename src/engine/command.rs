@@ -867,44 +867,45 @@ pub fn body_variants(c: &str) -> Vec<String> {
 
 /// [`body_variants`] without the [`has_body_syntax`] shortcut.
 fn body_variants_unfiltered(c: &str) -> Vec<String> {
+    // Peeled as slices of `c`; only the variants are copied out.
     let mut out = Vec::new();
-    let mut cur = c.trim().to_string();
+    let mut cur = c.trim();
     if let Some(rest) = cur
         .strip_prefix("case ")
         .or_else(|| cur.strip_prefix("case\t"))
         && let Some(p) = unquoted_paren(rest)
     {
-        let body = rest[p + 1..].trim().to_string();
+        let body = rest[p + 1..].trim();
         if !body.is_empty() {
-            out.push(body.clone());
+            out.push(body.to_string());
             cur = body;
         }
     }
     for _ in 0..16 {
-        let mut next = cur.clone();
+        let mut next = cur;
         if let Some(r) = next.strip_prefix(['(', '{']) {
-            next = r.trim_start().to_string();
+            next = r.trim_start();
         } else {
             for kw in ["if", "elif", "while", "until", "then", "do", "else", "!"] {
                 if let Some(r) = next.strip_prefix(kw)
                     && r.starts_with([' ', '\t'])
                 {
-                    next = r.trim_start().to_string();
+                    next = r.trim_start();
                     break;
                 }
             }
         }
-        let mut trimmed = next.trim_end().to_string();
+        let mut trimmed = next.trim_end();
         loop {
             let before = trimmed.len();
             if let Some(r) = trimmed.strip_suffix([')', '}']) {
-                trimmed = r.trim_end().to_string();
+                trimmed = r.trim_end();
             }
             for kw in ["fi", "done", "esac"] {
                 if let Some(r) = trimmed.strip_suffix(kw)
                     && (r.is_empty() || r.ends_with([' ', '\t', ';']))
                 {
-                    trimmed = r.trim_end().to_string();
+                    trimmed = r.trim_end();
                 }
             }
             if trimmed.len() == before {
@@ -914,7 +915,7 @@ fn body_variants_unfiltered(c: &str) -> Vec<String> {
         if trimmed == cur || trimmed.is_empty() {
             break;
         }
-        out.push(trimmed.clone());
+        out.push(trimmed.to_string());
         cur = trimmed;
     }
     out

@@ -262,7 +262,10 @@ impl Prefilter {
     /// at least eight zero bytes); whether there was one.
     fn match_at(&self, folded: &[u8], i: usize, len: usize, found: &mut [u64]) -> bool {
         let rest = &folded[i..];
-        let head = u64::from_le_bytes(std::array::from_fn(|j| rest[j]));
+        // The folded text ends with eight zero bytes, so eight bytes are there to read.
+        let head = rest
+            .first_chunk::<8>()
+            .map_or(0, |c| u64::from_le_bytes(*c));
         let pair = (head & 0xffff) as usize;
         let slot = slot_of((head & 0xff_ffff) as u32);
         let mut any = false;
