@@ -47,17 +47,23 @@ static SPLIT_SPECIAL: [bool; 256] = {
 /// Splits on `&&`, `||`, `;`, `|`, newline and `&` outside quotes; keeps quotes and escapes.
 /// Segments are the trimmed, non-empty slices of `s` between separators.
 pub fn split_compound(s: &str) -> Vec<&str> {
-    let b = s.as_bytes();
     let mut segs = Vec::new();
+    for_each_segment(s, |t| segs.push(t));
+    segs
+}
+
+/// The segments of [`split_compound`], handed to `f` in order instead of collected.
+pub fn for_each_segment<'a>(s: &'a str, mut f: impl FnMut(&'a str)) {
+    let b = s.as_bytes();
     let mut start = 0;
     let (mut sq, mut dq) = (false, false);
     let mut i = 0;
-    fn push<'a>(s: &'a str, from: usize, to: usize, segs: &mut Vec<&'a str>) {
+    let mut push = |from: usize, to: usize| {
         let t = s[from..to].trim();
         if !t.is_empty() {
-            segs.push(t);
+            f(t);
         }
-    }
+    };
     // Every byte that matters is ASCII, so byte positions are character boundaries.
     while i < b.len() {
         let c = b[i];
@@ -88,11 +94,11 @@ pub fn split_compound(s: &str) -> Vec<&str> {
             b'\'' => sq = true,
             b'"' => dq = true,
             b';' | b'\n' => {
-                push(s, start, i, &mut segs);
+                push(start, i);
                 start = i + 1;
             }
             b'|' => {
-                push(s, start, i, &mut segs);
+                push(start, i);
                 if b.get(i + 1) == Some(&b'|') {
                     i += 1;
                 }
@@ -100,7 +106,7 @@ pub fn split_compound(s: &str) -> Vec<&str> {
             }
             b'&' => {
                 if b.get(i + 1) == Some(&b'&') {
-                    push(s, start, i, &mut segs);
+                    push(start, i);
                     i += 1;
                     start = i + 1;
                 } else if (i > start && matches!(b[i - 1], b'>' | b'<'))
@@ -108,7 +114,7 @@ pub fn split_compound(s: &str) -> Vec<&str> {
                 {
                     // Part of a redirect (`2>&1`, `<&0`, `&>`).
                 } else {
-                    push(s, start, i, &mut segs);
+                    push(start, i);
                     start = i + 1;
                 }
             }
@@ -116,8 +122,7 @@ pub fn split_compound(s: &str) -> Vec<&str> {
         }
         i += 1;
     }
-    push(s, start, b.len().max(start), &mut segs);
-    segs
+    push(start, b.len().max(start));
 }
 
 /// Splits a segment into words with POSIX quote removal (no expansion).
@@ -715,16 +720,16 @@ impl NormCache {
 /// [`normalize`] with a cache of normalized segments.
 pub fn normalize_cached(cmd: &str, cache: &mut NormCache) -> String {
     let mut out = String::with_capacity(cmd.len());
-    for seg in split_compound(cmd) {
+    for_each_segment(cmd, |seg| {
         let n = cache.segment(seg);
         if n.is_empty() {
-            continue;
+            return;
         }
         if !out.is_empty() {
             out.push_str(" && ");
         }
         out.push_str(n);
-    }
+    });
     out
 }
 

@@ -497,14 +497,21 @@ impl ViewBuilder<'_> {
         if unchanged {
             return Group { folded: true, ..g };
         }
-        let mut lists: [Vec<u32>; 3] =
-            [self.list(g.direct), self.list(g.excl), self.list(g.aliases)];
-        for l in &mut lists {
-            for id in l.iter_mut() {
-                *id = self.texts.lower_id(*id, self.pf);
+        // The group scratch lists are free here (`push` uses the fourth).
+        let [mut a, mut b, mut c, d] = std::mem::take(&mut self.scratch);
+        for (l, s) in [&mut a, &mut b, &mut c].into_iter().zip(spans) {
+            l.clear();
+            for i in s.0..s.1 {
+                let id = self.ids[i as usize];
+                l.push(self.texts.lower_id(id, self.pf));
             }
         }
-        self.push([&lists[0], &lists[1], &lists[2]], true)
+        self.scratch[3] = d;
+        let folded = self.push([&a, &b, &c], true);
+        self.scratch[0] = a;
+        self.scratch[1] = b;
+        self.scratch[2] = c;
+        folded
     }
 
     /// Two groups with the same texts in the same order and the same folding.
