@@ -582,7 +582,12 @@ fn drop_leading_redirects(t: &[String]) -> &[String] {
 
 /// Normalizes one segment: tokenize, unwrap, drop leading redirections, join with spaces.
 pub fn normalize_segment(seg: &str) -> String {
-    let t = unwrap_all(tokenize(seg));
+    normalize_tokens(tokenize(seg))
+}
+
+/// [`normalize_segment`] of the segment whose words are `t` (`tokenize(seg)`).
+pub fn normalize_tokens(t: Vec<String>) -> String {
+    let t = unwrap_all(t);
     drop_leading_redirects(&t).join(" ")
 }
 
@@ -733,6 +738,17 @@ pub fn normalize_cached(cmd: &str, cache: &mut NormCache) -> String {
     out
 }
 
+/// Whether some word of `seg` could be `word` once tokenized: `word` is in `seg` with quotes,
+/// backslashes and newlines (all the tokenizer removes from inside a word) taken out.
+fn may_spell(seg: &str, word: &str) -> bool {
+    let removed = |b: &u8| matches!(b, b'\'' | b'"' | b'\\' | b'\n');
+    if !seg.as_bytes().iter().any(removed) {
+        return memchr::memmem::find(seg.as_bytes(), word.as_bytes()).is_some();
+    }
+    let kept: Vec<u8> = seg.bytes().filter(|b| !removed(b)).collect();
+    memchr::memmem::find(&kept, word.as_bytes()).is_some()
+}
+
 /// Finds `$(...)`, backticks, `<(...)`, `>(...)` and `eval` arguments, recursively.
 pub fn extract_subcommands(raw: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -792,6 +808,9 @@ fn extract_into(s: &str, out: &mut Vec<String>, depth: usize) {
         i += 1;
     }
     for seg in split_compound(s) {
+        if !may_spell(seg, "eval") {
+            continue;
+        }
         let t = tokenize(seg);
         let n = t.iter().take_while(|w| is_assignment(w)).count();
         if t.get(n).map(String::as_str) == Some("eval") && t.len() > n + 1 {
@@ -1514,6 +1533,26 @@ mod tests {
             proptest::prop_assert_eq!(
                 alternate_readings(&s), alternate_readings_unfiltered(&s), "{:?}", s);
             proptest::prop_assert_eq!(body_variants(&s), body_variants_unfiltered(&s), "{:?}", s);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+        /// A segment with a word that tokenizes to `eval` is never ruled out.
+        #[test]
+        fn may_spell_keeps_every_eval(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "e", "v", "a", "l", "eval", "ev", "al", "'", "\"", "\\", "\n", "\\\n",
+                    " ", "\t", "x", "=", "$(", ")",
+                ]),
+                0..10,
+            )
+        ) {
+            let seg: String = parts.concat();
+            if tokenize(&seg).iter().any(|w| w == "eval") {
+                proptest::prop_assert!(may_spell(&seg, "eval"), "{:?}", seg);
+            }
         }
     }
 

@@ -963,11 +963,34 @@ fn assigns_nothing(raw: &str) -> bool {
 }
 
 fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
+    collect_env_with(s, names, depth, true);
+}
+
+/// [`collect_env`]; with `lazy` false every segment's raw words are read, even when they
+/// cannot name anything (to check the shortcut against).
+fn collect_env_with(s: &str, names: &mut Vec<String>, depth: usize, lazy: bool) {
     if depth > 4 {
         return;
     }
     for seg in split_compound(s) {
-        let words = raw_words(seg);
+        let toks = command::tokenize(seg);
+        // The raw words are read only when they can name something: an `=` somewhere, or a
+        // first word that assigns without one (with no `=`, no word is an assignment, so the
+        // first word is the command).
+        let words = if !lazy
+            || seg.contains('=')
+            || toks.first().is_some_and(|w| {
+                let b = command::basename(w);
+                matches!(
+                    b,
+                    "env" | "export" | "declare" | "typeset" | "local" | "readonly"
+                ) || b.eq_ignore_ascii_case("set")
+                    || b.eq_ignore_ascii_case("setx")
+            }) {
+            raw_words(seg)
+        } else {
+            Vec::new()
+        };
         let mut i = 0;
         while let Some(w) = words.get(i) {
             match assignment_name(w) {
@@ -976,7 +999,6 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             }
             i += 1;
         }
-        let toks = command::tokenize(seg);
         let rest = &toks[i.min(toks.len())..];
         let raw_rest = &words[i.min(words.len())..];
         match rest.first().map(|w| command::basename(w)) {
@@ -1026,13 +1048,14 @@ fn collect_env(s: &str, names: &mut Vec<String>, depth: usize) {
             }
             rest_s = &after[n.len()..];
         }
-        let norm = command::normalize_segment(seg);
+        // `normalize_segment(seg)`, from the words already split.
+        let norm = command::normalize_tokens(toks);
         if norm != seg && !norm.is_empty() {
-            collect_env(&norm, names, depth + 1);
+            collect_env_with(&norm, names, depth + 1, lazy);
         }
     }
     for sub in command::extract_subcommands(s) {
-        collect_env(&sub, names, depth + 1);
+        collect_env_with(&sub, names, depth + 1, lazy);
     }
 }
 
@@ -1821,17 +1844,22 @@ mod tests {
                     Just("bash -c"), Just("'"), Just("\""), Just("\\"), Just("$'\\x65'"),
                     Just("&&"), Just("|"), Just(";"), Just("("), Just(")"), Just("git"), Just("-x"),
                     Just("ex\\port"), Just("s\\et"), Just("ex\\\nport"), Just("\\\n"),
-                    Just("C:\\Temp\\x"), Just("FOO\\=1"),
+                    Just("C:\\Temp\\x"), Just("FOO\\=1"), Just("FOO=1"), Just("/usr/bin/env"),
+                    Just("Set"), Just("SETX"), Just("echo"), Just("-i"), Just("x'='y"),
                 ],
                 0..8,
             )
         ) {
             let cmd = parts.join(" ");
+            let mut names = Vec::new();
+            collect_env_with(&cmd, &mut names, 0, false);
             if assigns_nothing(&cmd) {
-                let mut names = Vec::new();
-                collect_env(&cmd, &mut names, 0);
                 prop_assert!(names.is_empty(), "{cmd:?} assigns {names:?}");
             }
+            // Raw words are skipped only where they cannot name anything.
+            let mut lazy = Vec::new();
+            collect_env(&cmd, &mut lazy, 0);
+            prop_assert_eq!(lazy, names, "{:?}", cmd);
         }
     }
 }
