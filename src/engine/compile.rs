@@ -732,6 +732,8 @@ pub struct Conditions {
     pub not_ids: PatternIds,
     /// `command_env_assignments`.
     pub env: Vec<CommandGlob>,
+    /// The literals every name matching each of `env` contains.
+    pub env_literals: Vec<Vec<String>>,
     /// `path_matches`.
     pub path: Vec<PathPattern>,
     /// `path_not_matches`.
@@ -1067,6 +1069,7 @@ fn compile_when(w: Option<When>, canonical: &mut Canonical) -> Conditions {
         cmd_ids: PatternIds::default(),
         not_ids: PatternIds::default(),
         env: globs(command_env_assignments, CommandGlob::from_string),
+        env_literals: Vec::new(),
         path: path_patterns(path_matches, canonical),
         path_not: path_patterns(path_not_matches, canonical),
         url: globs(url_matches, CommandGlob::from_string),
@@ -1097,6 +1100,7 @@ fn compile_when(w: Option<When>, canonical: &mut Canonical) -> Conditions {
         response_not: LazyRegexes::new(list(response_not_matches)),
         has_positive: false,
     };
+    c.env_literals = c.env.iter().map(CommandGlob::required_literals).collect();
     c.has_positive = !c.cmd.is_empty()
         || !c.contains.is_empty()
         || !c.env.is_empty()

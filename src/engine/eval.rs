@@ -871,6 +871,7 @@ struct CallView<'a> {
     cmd: OnceCell<Option<CommandView>>,
     paths: OnceCell<Vec<String>>,
     env_names: OnceCell<Vec<String>>,
+    name_skeleton: OnceCell<String>,
 }
 
 impl<'a> CallView<'a> {
@@ -895,6 +896,17 @@ impl<'a> CallView<'a> {
                 self.fields.workdir.as_deref(),
                 self.call.resolved_path.as_deref(),
             )
+        })
+    }
+
+    /// [`name_skeleton`] of the command.
+    fn name_skeleton(&self) -> &str {
+        self.name_skeleton.get_or_init(|| {
+            self.fields
+                .command
+                .as_deref()
+                .map(|c| name_skeleton(&command::sanitize(c)))
+                .unwrap_or_default()
         })
     }
 
@@ -940,6 +952,14 @@ pub fn env_assignment_names(raw: &str) -> Vec<String> {
         collect_env(raw, &mut names, 0);
     }
     names
+}
+
+/// `raw` without the characters a reading removes from inside a word (quotes, backslashes,
+/// newlines, `cmd` carets): every name [`env_assignment_names`] finds is a substring of it.
+fn name_skeleton(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !matches!(c, '\'' | '"' | '\\' | '\n' | '^'))
+        .collect()
 }
 
 /// Words after which a name is assigned without an `=` in sight (`export NAME`, `set NAME`).
@@ -1290,6 +1310,19 @@ fn rule_matches(rule: &CompiledRule, v: &CallView, ctx: &EvalContext) -> bool {
     }
     if !c.env.is_empty() {
         let Some(cmd) = v.command() else { return false };
+        // Plain words assign nothing (see `plain_words`).
+        if cmd.plain {
+            return false;
+        }
+        // No name a glob could match is spelled in the command: nothing to read.
+        let skeleton = v.name_skeleton();
+        if !c
+            .env_literals
+            .iter()
+            .any(|lits| lits.iter().all(|l| skeleton.contains(l.as_str())))
+        {
+            return false;
+        }
         let names = v.env_names();
         if !names.iter().any(|n| c.env.iter().any(|g| g.matches(n))) {
             return false;
@@ -1432,6 +1465,7 @@ impl CompiledPolicySet {
             cmd: OnceCell::new(),
             paths: OnceCell::new(),
             env_names: OnceCell::new(),
+            name_skeleton: OnceCell::new(),
         };
         let now = now_unix(ctx);
         let scoped = self.in_scope(&call.tool, &call.agent, &call.session);
@@ -1668,6 +1702,22 @@ mod tests {
     }
 
     #[test]
+    fn env_names_are_spelled_in_the_skeleton() {
+        for (cmd, name) in [
+            ("cmd /c FO^O=1", "FOO"),
+            ("export 'RAMP'ART_X", "RAMPART_X"),
+            ("set \"PA\"TH=1", "PATH"),
+            ("echo $(LD_PRELOAD=1 x)", "LD_PRELOAD"),
+            ("eval 'X=1 y'", "X"),
+            ("$env:FOO = 1", "FOO"),
+        ] {
+            let names = env_assignment_names(cmd);
+            assert!(names.iter().any(|n| n == name), "{cmd:?}: {names:?}");
+            assert!(name_skeleton(cmd).contains(name), "{cmd:?}");
+        }
+    }
+
+    #[test]
     fn plain_words_examples() {
         for c in [
             "git status",
@@ -1846,6 +1896,8 @@ mod tests {
                     Just("ex\\port"), Just("s\\et"), Just("ex\\\nport"), Just("\\\n"),
                     Just("C:\\Temp\\x"), Just("FOO\\=1"), Just("FOO=1"), Just("/usr/bin/env"),
                     Just("Set"), Just("SETX"), Just("echo"), Just("-i"), Just("x'='y"),
+                    Just("cmd /c"), Just("FO^O=1"), Just("F\"O\"O=1"), Just("'F'OO=1"),
+                    Just("env -S"), Just("LD_PRE\\\nLOAD=x"), Just("eval"), Just("powershell -c"),
                 ],
                 0..8,
             )
@@ -1859,7 +1911,12 @@ mod tests {
             // Raw words are skipped only where they cannot name anything.
             let mut lazy = Vec::new();
             collect_env(&cmd, &mut lazy, 0);
-            prop_assert_eq!(lazy, names, "{:?}", cmd);
+            prop_assert_eq!(&lazy, &names, "{:?}", cmd);
+            // Every name is spelled in the skeleton the rule gate reads.
+            let skeleton = name_skeleton(&cmd);
+            for n in &names {
+                prop_assert!(skeleton.contains(n.as_str()), "{:?}: {:?} not in {:?}", cmd, n, skeleton);
+            }
         }
     }
 }
