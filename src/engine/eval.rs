@@ -719,6 +719,10 @@ impl CommandView {
             scratch: Default::default(),
             text: String::new(),
         };
+        // The whole command first: the components are mostly its prefixes and suffixes, which
+        // then take its candidates instead of being scanned (see `Texts::id_like`).
+        b.texts.id(&grant.normalized, pf);
+        b.texts.id(&raw, pf);
         let mut tied: Vec<Group> = grant.components.iter().map(|c| b.group(c)).collect();
         let raw_g = b.group(&raw);
         let raw_group = if tied.len() == 1 {
