@@ -738,15 +738,24 @@ pub fn normalize_cached(cmd: &str, cache: &mut NormCache) -> String {
     out
 }
 
-/// Whether some word of `seg` could be `word` once tokenized: `word` is in `seg` with quotes,
-/// backslashes and newlines (all the tokenizer removes from inside a word) taken out.
-fn may_spell(seg: &str, word: &str) -> bool {
-    let removed = |b: &u8| matches!(b, b'\'' | b'"' | b'\\' | b'\n');
-    if !seg.as_bytes().iter().any(removed) {
-        return memchr::memmem::find(seg.as_bytes(), word.as_bytes()).is_some();
+/// Characters a reading removes from inside a word: quotes, backslashes and newlines (the
+/// tokenizer) and carets (`cmd /c` unwrapping).
+fn removed_in_word(c: char) -> bool {
+    matches!(c, '\'' | '"' | '\\' | '\n' | '^')
+}
+
+/// `s` without the characters [`removed_in_word`]: any word a reading makes from `s` (and so
+/// any name or executable in it) is a substring of this.
+pub fn word_skeleton(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(removed_in_word) {
+        return std::borrow::Cow::Borrowed(s);
     }
-    let kept: Vec<u8> = seg.bytes().filter(|b| !removed(b)).collect();
-    memchr::memmem::find(&kept, word.as_bytes()).is_some()
+    std::borrow::Cow::Owned(s.chars().filter(|&c| !removed_in_word(c)).collect())
+}
+
+/// Whether some word of `seg` could be `word` once tokenized (see [`word_skeleton`]).
+fn may_spell(seg: &str, word: &str) -> bool {
+    memchr::memmem::find(word_skeleton(seg).as_bytes(), word.as_bytes()).is_some()
 }
 
 /// Finds `$(...)`, backticks, `<(...)`, `>(...)` and `eval` arguments, recursively.
@@ -1097,8 +1106,7 @@ pub fn may_run_rm_or_find(candidate: &str) -> bool {
 /// word the reading unwraps or peels ([`NOT_PLAIN_FIRST`], which holds rm, find and the
 /// multi-call binaries).
 fn runs_first_word(seg: &str) -> bool {
-    let s = seg.trim_start_matches([' ', '\t']);
-    let w = &s[..s.find([' ', '\t']).unwrap_or(s.len())];
+    let w = first_word(seg);
     !w.is_empty()
         && w.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
@@ -1248,6 +1256,12 @@ fn alternate_readings_unfiltered(candidate: &str) -> Vec<String> {
     out
 }
 
+/// The text up to the first blank after any leading blanks, as written (quotes included).
+fn first_word(s: &str) -> &str {
+    let t = s.trim_start_matches([' ', '\t']);
+    &t[..t.find([' ', '\t']).unwrap_or(t.len())]
+}
+
 /// Whether [`alternate_readings`] has nothing to add: no `^`, and the first word is written
 /// without quotes or escapes, has no path separator, is no multi-call binary, and is no shell
 /// with a `<` in the text (a here-string, maybe quoted).
@@ -1255,9 +1269,7 @@ fn plain_first_word(candidate: &str) -> bool {
     if candidate.contains('^') {
         return false;
     }
-    let t = candidate.trim_start_matches([' ', '\t']);
-    let end = t.find([' ', '\t']).unwrap_or(t.len());
-    let first = &t[..end];
+    let first = first_word(candidate);
     !first.is_empty()
         && !first.contains(['\'', '"', '\\', '/'])
         && !matches!(first, "busybox" | "toybox")

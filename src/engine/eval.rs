@@ -903,26 +903,22 @@ impl<'a> CallView<'a> {
         })
     }
 
-    /// [`name_skeleton`] of the command.
+    /// [`command::word_skeleton`] of the sanitized command: every name
+    /// [`env_assignment_names`] finds is a substring of it.
     fn name_skeleton(&self) -> &str {
         self.name_skeleton.get_or_init(|| {
-            self.fields
-                .command
-                .as_deref()
-                .map(|c| name_skeleton(&command::sanitize(c)))
+            self.command()
+                .map(|v| command::word_skeleton(v.str(v.raw)).into_owned())
                 .unwrap_or_default()
         })
     }
 
     fn env_names(&self) -> &[String] {
         self.env_names.get_or_init(|| {
-            // Plain words assign nothing (see `plain_words`).
-            if self.command().is_some_and(|v| v.plain) {
-                return Vec::new();
-            }
-            match self.fields.command.as_deref() {
-                Some(c) => env_assignment_names(&command::sanitize(c)),
-                None => Vec::new(),
+            match self.command() {
+                // Plain words assign nothing (see `plain_words`).
+                Some(v) if !v.plain => env_assignment_names(v.str(v.raw)),
+                _ => Vec::new(),
             }
         })
     }
@@ -958,14 +954,6 @@ pub fn env_assignment_names(raw: &str) -> Vec<String> {
     names
 }
 
-/// `raw` without the characters a reading removes from inside a word (quotes, backslashes,
-/// newlines, `cmd` carets): every name [`env_assignment_names`] finds is a substring of it.
-fn name_skeleton(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !matches!(c, '\'' | '"' | '\\' | '\n' | '^'))
-        .collect()
-}
-
 /// Words after which a name is assigned without an `=` in sight (`export NAME`, `set NAME`).
 const BARE_ASSIGNERS: &[&str] = &["export", "declare", "typeset", "local", "readonly", "set"];
 
@@ -977,12 +965,7 @@ fn assigns_nothing(raw: &str) -> bool {
     if raw.contains('=') || raw.contains("$'") {
         return false;
     }
-    let mut folded = String::with_capacity(raw.len());
-    folded.extend(
-        raw.chars()
-            .filter(|c| !matches!(c, '\'' | '"' | '\\' | '\n'))
-            .map(|c| c.to_ascii_lowercase()),
-    );
+    let folded = command::word_skeleton(raw).to_ascii_lowercase();
     !BARE_ASSIGNERS.iter().any(|w| folded.contains(w))
 }
 
@@ -1717,7 +1700,7 @@ mod tests {
         ] {
             let names = env_assignment_names(cmd);
             assert!(names.iter().any(|n| n == name), "{cmd:?}: {names:?}");
-            assert!(name_skeleton(cmd).contains(name), "{cmd:?}");
+            assert!(command::word_skeleton(cmd).contains(name), "{cmd:?}");
         }
     }
 
@@ -1917,7 +1900,7 @@ mod tests {
             collect_env(&cmd, &mut lazy, 0);
             prop_assert_eq!(&lazy, &names, "{:?}", cmd);
             // Every name is spelled in the skeleton the rule gate reads.
-            let skeleton = name_skeleton(&cmd);
+            let skeleton = command::word_skeleton(&cmd);
             for n in &names {
                 prop_assert!(skeleton.contains(n.as_str()), "{:?}: {:?} not in {:?}", cmd, n, skeleton);
             }
