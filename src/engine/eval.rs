@@ -987,11 +987,11 @@ fn collect_env_with(s: &str, names: &mut Vec<String>, depth: usize, lazy: bool) 
         let words = if !lazy
             || seg.contains('=')
             || toks.first().is_some_and(|w| {
+                // The first words the match below reads raw words for.
                 let b = command::basename(w);
-                matches!(
-                    b,
-                    "env" | "export" | "declare" | "typeset" | "local" | "readonly"
-                ) || b.eq_ignore_ascii_case("set")
+                b == "env"
+                    || BARE_ASSIGNERS.contains(&b)
+                    || b.eq_ignore_ascii_case("set")
                     || b.eq_ignore_ascii_case("setx")
             }) {
             raw_words(seg)
