@@ -127,10 +127,17 @@ pub fn for_each_segment<'a>(s: &'a str, mut f: impl FnMut(&'a str)) {
 
 /// Splits a segment into words with POSIX quote removal (no expansion).
 pub fn tokenize(s: &str) -> Vec<String> {
-    let b = s.as_bytes();
     // Words are built in one scratch buffer and copied out at their exact size (growing each
     // word's own buffer costs a copy per doubling).
     let mut toks = Vec::with_capacity(s.len() / 6 + 2);
+    for_each_word(s, |w| toks.push(w.to_owned()));
+    toks
+}
+
+/// The words of [`tokenize`], handed to `f` in order (each borrowed from one scratch buffer)
+/// instead of collected.
+pub fn for_each_word(s: &str, mut f: impl FnMut(&str)) {
+    let b = s.as_bytes();
     let mut cur = String::with_capacity(s.len());
     let mut i = 0;
     // The character starting at byte `i` (always a boundary: specials are ASCII).
@@ -139,7 +146,7 @@ pub fn tokenize(s: &str) -> Vec<String> {
         match b[i] {
             b' ' | b'\t' => {
                 if !cur.is_empty() {
-                    toks.push(cur.as_str().to_owned());
+                    f(&cur);
                     cur.clear();
                 }
                 i += 1;
@@ -193,9 +200,8 @@ pub fn tokenize(s: &str) -> Vec<String> {
         }
     }
     if !cur.is_empty() {
-        toks.push(cur);
+        f(&cur);
     }
-    toks
 }
 
 /// Whether `t` is a `NAME=value` assignment word.
@@ -215,7 +221,8 @@ pub fn is_name(s: &str) -> bool {
 
 /// The last path component of an executable word (`/bin/rm` → `rm`).
 pub fn basename(s: &str) -> &str {
-    s.rsplit(['/', '\\']).next().unwrap_or(s)
+    // Both separators are ASCII, so the byte after one starts a character.
+    memchr::memrchr2(b'/', b'\\', s.as_bytes()).map_or(s, |i| &s[i + 1..])
 }
 
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ash", "ksh"];
@@ -599,52 +606,29 @@ pub fn normalize(cmd: &str) -> String {
 /// First words that make a plain command more than its words: wrappers the compatibility
 /// reading unwraps, shells, rm/find aliases, multi-call binaries, `eval`, shell keywords that
 /// body variants peel, and assignment builtins (compared lower-cased).
-const NOT_PLAIN_FIRST: &[&str] = &[
-    "command",
-    "exec",
-    "nohup",
-    "env",
-    "nice",
-    "timeout",
-    "setsid",
-    "stdbuf",
-    "sh",
-    "bash",
-    "zsh",
-    "dash",
-    "ash",
-    "ksh",
-    "cmd",
-    "cmd.exe",
-    "powershell",
-    "powershell.exe",
-    "pwsh",
-    "pwsh.exe",
-    "busybox",
-    "toybox",
-    "rm",
-    "find",
-    "eval",
-    "case",
-    "if",
-    "elif",
-    "while",
-    "until",
-    "then",
-    "do",
-    "else",
-    "export",
-    "declare",
-    "typeset",
-    "local",
-    "readonly",
-    "set",
-    "setx",
-];
+#[rustfmt::skip]
+fn not_plain_first(w: &str) -> bool {
+    // Lower-cased on the stack; the longest such word is `powershell.exe`.
+    let mut buf = [0u8; 14];
+    let Some(low) = buf.get_mut(..w.len()) else {
+        return false;
+    };
+    for (d, s) in low.iter_mut().zip(w.bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
+    matches!(&*low,
+        b"command" | b"exec" | b"nohup" | b"env" | b"nice" | b"timeout" | b"setsid" | b"stdbuf" |
+        b"sh" | b"bash" | b"zsh" | b"dash" | b"ash" | b"ksh" | b"cmd" | b"cmd.exe" |
+        b"powershell" | b"powershell.exe" | b"pwsh" | b"pwsh.exe" | b"busybox" | b"toybox" |
+        b"rm" | b"find" | b"eval" | b"case" | b"if" | b"elif" | b"while" | b"until" | b"then" |
+        b"do" | b"else" | b"export" | b"declare" | b"typeset" | b"local" | b"readonly" | b"set" |
+        b"setx"
+    )
+}
 
 /// Whether `raw` is plain words — ASCII letters, digits and `-_./:,@+%=` separated by single
 /// spaces — whose compatibility reading is the text itself: one segment and component, no
-/// substitutions, nothing to unwrap or peel (see [`NOT_PLAIN_FIRST`]; the last word is no
+/// substitutions, nothing to unwrap or peel (see [`not_plain_first`]; the last word is no
 /// `fi`/`done`/`esac`), no other spelling of the executable (its first word has no `/`), no rm
 /// or find alias and no assignment (no `=` in the first word).
 pub fn plain_words(raw: &str) -> bool {
@@ -682,9 +666,7 @@ pub fn plain_words(raw: &str) -> bool {
     let first = raw.split(' ').next().unwrap_or_default();
     let last = raw.rsplit(' ').next().unwrap_or_default();
     !first.contains(['=', '/'])
-        && !NOT_PLAIN_FIRST
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(first))
+        && !not_plain_first(first)
         && !matches!(last, "fi" | "done" | "esac")
 }
 
@@ -747,15 +729,36 @@ fn removed_in_word(c: char) -> bool {
 /// `s` without the characters [`removed_in_word`]: any word a reading makes from `s` (and so
 /// any name or executable in it) is a substring of this.
 pub fn word_skeleton(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(removed_in_word) {
+    // The removed characters are ASCII: removing their bytes keeps the text UTF-8.
+    let removed = |b: &u8| matches!(b, b'\'' | b'"' | b'\\' | b'\n' | b'^');
+    if !s.as_bytes().iter().any(removed) {
         return std::borrow::Cow::Borrowed(s);
     }
     std::borrow::Cow::Owned(s.chars().filter(|&c| !removed_in_word(c)).collect())
 }
 
-/// Whether some word of `seg` could be `word` once tokenized (see [`word_skeleton`]).
+/// Whether some word of `seg` could be `word` once tokenized: `word` is a substring of
+/// [`word_skeleton`]`(seg)`, found without building the skeleton. `word` must be non-empty and
+/// have no border (no proper prefix that is also a suffix, as in `eval`), so a mismatch can
+/// restart the match at the current byte.
 fn may_spell(seg: &str, word: &str) -> bool {
-    memchr::memmem::find(word_skeleton(seg).as_bytes(), word.as_bytes()).is_some()
+    let w = word.as_bytes();
+    debug_assert!(!w.is_empty() && (1..w.len()).all(|k| w[..k] != w[w.len() - k..]));
+    let mut matched = 0;
+    for &c in seg.as_bytes() {
+        if matches!(c, b'\'' | b'"' | b'\\' | b'\n' | b'^') {
+            continue;
+        }
+        if c == w[matched] {
+            matched += 1;
+            if matched == w.len() {
+                return true;
+            }
+        } else {
+            matched = usize::from(c == w[0]);
+        }
+    }
+    false
 }
 
 /// Finds `$(...)`, backticks, `<(...)`, `>(...)` and `eval` arguments, recursively.
@@ -958,7 +961,7 @@ fn body_variants_unfiltered(c: &str) -> Vec<String> {
 /// trailing `)`, `}`, `fi`, `done` or `esac`.
 fn has_body_syntax(c: &str) -> bool {
     let t = c.trim();
-    let first = t.split([' ', '\t']).next().unwrap_or_default();
+    let first = first_word(t);
     t.starts_with(['(', '{'])
         || matches!(
             first,
@@ -1103,14 +1106,14 @@ pub fn may_run_rm_or_find(candidate: &str) -> bool {
 /// Whether the executable of `seg`'s compatibility reading is its first word as written, and
 /// that word is not rm or find: the word is ASCII letters, digits and `._-` ending at a blank
 /// or the end (so it tokenizes to itself, is no assignment and has no directory), and it is no
-/// word the reading unwraps or peels ([`NOT_PLAIN_FIRST`], which holds rm, find and the
+/// word the reading unwraps or peels ([`not_plain_first`], which holds rm, find and the
 /// multi-call binaries).
 fn runs_first_word(seg: &str) -> bool {
     let w = first_word(seg);
     !w.is_empty()
         && w.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && !NOT_PLAIN_FIRST.iter().any(|x| x.eq_ignore_ascii_case(w))
+        && !not_plain_first(w)
 }
 
 /// Strips an unquoted `#` comment (a `#` starting a word) outside quotes. Read by bytes: every
@@ -1230,18 +1233,34 @@ pub fn alternate_readings(candidate: &str) -> Vec<String> {
 /// [`alternate_readings`] without the [`plain_first_word`] shortcut.
 fn alternate_readings_unfiltered(candidate: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let t = tokenize(candidate);
-    let Some(first) = t.first() else { return out };
-    let base = basename(first);
-    if base != first.as_str() && !base.is_empty() {
-        let mut v = vec![base.to_string()];
-        v.extend(t[1..].iter().cloned());
-        out.push(v.join(" "));
+    // The words joined with spaces, in one buffer: the readings below are its pieces.
+    let mut joined = String::with_capacity(candidate.len());
+    let (mut first_len, mut words) = (0, 0);
+    for_each_word(candidate, |w| {
+        if words > 0 {
+            joined.push(' ');
+        } else {
+            first_len = w.len();
+        }
+        joined.push_str(w);
+        words += 1;
+    });
+    if words == 0 {
+        return out;
     }
-    if (base == "busybox" || base == "toybox") && t.len() > 1 {
-        out.push(t[1..].join(" "));
+    let (first, rest) = joined.split_at(first_len);
+    let base = basename(first);
+    if base != first && !base.is_empty() {
+        let mut r = String::with_capacity(base.len() + rest.len());
+        r.push_str(base);
+        r.push_str(rest);
+        out.push(r);
+    }
+    if (base == "busybox" || base == "toybox") && words > 1 {
+        out.push(rest[1..].to_string());
     }
     if SHELLS.contains(&base) {
+        let t = tokenize(candidate);
         if let Some(p) = t.iter().position(|w| w == "<<<") {
             if let Some(payload) = t.get(p + 1) {
                 out.push(payload.clone());
@@ -1258,8 +1277,13 @@ fn alternate_readings_unfiltered(candidate: &str) -> Vec<String> {
 
 /// The text up to the first blank after any leading blanks, as written (quotes included).
 fn first_word(s: &str) -> &str {
-    let t = s.trim_start_matches([' ', '\t']);
-    &t[..t.find([' ', '\t']).unwrap_or(t.len())]
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let len = memchr::memchr2(b' ', b'\t', &b[start..]).unwrap_or(b.len() - start);
+    &s[start..start + len]
 }
 
 /// Whether [`alternate_readings`] has nothing to add: no `^`, and the first word is written
@@ -1409,6 +1433,35 @@ mod reference {
         }
         toks
     }
+
+    /// The last component after `/` or `\\`.
+    pub(crate) fn basename_ref(s: &str) -> &str {
+        s.rsplit(['/', '\\']).next().unwrap_or(s)
+    }
+
+    /// The text up to the first blank after any leading blanks.
+    pub(crate) fn first_word_ref(s: &str) -> &str {
+        let t = s.trim_start_matches([' ', '\t']);
+        &t[..t.find([' ', '\t']).unwrap_or(t.len())]
+    }
+
+    /// The basename and multi-call readings of [`super::alternate_readings`], built from the
+    /// token list.
+    pub(crate) fn path_readings_ref(s: &str) -> Vec<String> {
+        let t = tokenize_ref(s);
+        let mut out = Vec::new();
+        let Some(first) = t.first() else { return out };
+        let base = super::basename(first);
+        if base != first.as_str() && !base.is_empty() {
+            let mut v = vec![base.to_string()];
+            v.extend(t[1..].iter().cloned());
+            out.push(v.join(" "));
+        }
+        if (base == "busybox" || base == "toybox") && t.len() > 1 {
+            out.push(t[1..].join(" "));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -1433,6 +1486,29 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(split_compound(&s), reference::split_compound_ref(&s));
             proptest::prop_assert_eq!(tokenize(&s), reference::tokenize_ref(&s));
+        }
+
+        #[test]
+        fn byte_word_helpers_match_the_reference(s in "[a/\\\\ \té]{0,12}") {
+            proptest::prop_assert_eq!(basename(&s), reference::basename_ref(&s));
+            proptest::prop_assert_eq!(first_word(&s), reference::first_word_ref(&s));
+        }
+
+        /// Readings built from the joined words equal those built from the token list.
+        #[test]
+        fn path_readings_match_the_token_list(
+            s in "(/bin/|busybox |toybox |C:\\\\|'/x/'|\"a b\"/|/)?[ab /'\"\\\\\t^é-]{0,16}"
+        ) {
+            let mut got = alternate_readings_unfiltered(&s);
+            if s.contains('^') {
+                // The caret reading comes last.
+                got.pop();
+            }
+            let base = tokenize(&s).first().map(|f| basename(f).to_string());
+            if base.as_deref().is_some_and(|b| SHELLS.contains(&b)) {
+                return Ok(());
+            }
+            proptest::prop_assert_eq!(got, reference::path_readings_ref(&s), "{:?}", s);
         }
     }
 
@@ -1506,6 +1582,12 @@ mod tests {
             if tokenize(&seg).iter().any(|w| w == "eval") {
                 proptest::prop_assert!(may_spell(&seg, "eval"), "{:?}", seg);
             }
+            // Exactly a search of the skeleton.
+            proptest::prop_assert_eq!(
+                may_spell(&seg, "eval"),
+                word_skeleton(&seg).contains("eval"),
+                "{:?}", seg
+            );
         }
     }
 
@@ -1556,6 +1638,25 @@ mod tests {
                 proptest::prop_assert_eq!(rm_aliases_unfiltered(&s, false), Ok(Vec::new()));
                 proptest::prop_assert!(extract_subcommands(&s).is_empty(), "{:?}", s);
             }
+        }
+    }
+
+    #[test]
+    fn not_plain_first_words() {
+        let words = "command exec nohup env nice timeout setsid stdbuf sh bash zsh dash ash ksh cmd \
+            cmd.exe powershell powershell.exe pwsh pwsh.exe busybox toybox rm find eval case if \
+            elif while until then do else export declare typeset local readonly set setx";
+        for w in words.split_whitespace() {
+            assert!(not_plain_first(w), "{w:?}");
+            assert!(not_plain_first(&w.to_ascii_uppercase()), "{w:?}");
+            assert!(!plain_words(&format!("{w} x")), "{w:?}");
+            for near in [&w[1..], &format!("{w}x"), &format!("x{w}")] {
+                let listed = words.split_whitespace().any(|x| x == near);
+                assert_eq!(not_plain_first(near), listed, "{near:?}");
+            }
+        }
+        for w in ["", "r", "git", "powershell.exe.", "ｒｍ", "rm\u{0}"] {
+            assert!(!not_plain_first(w), "{w:?}");
         }
     }
 

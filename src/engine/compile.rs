@@ -207,9 +207,12 @@ impl Prefilter {
         } = scratch;
         found.clear();
         found.resize(self.ends.len() / 64 + 1, 0);
+        // Sized first, then written in place: the fold vectorizes (extending does not).
         folded.clear();
-        folded.extend(t.iter().map(|&b| fold_byte(b)));
-        folded.extend_from_slice(&[0; 8]);
+        folded.resize(t.len() + 8, 0);
+        for (d, &b) in folded.iter_mut().zip(t) {
+            *d = fold_byte(b);
+        }
         // First the positions where a needle may start, without a branch per byte (which would
         // be mispredicted at every such position); then the needles there.
         hits.clear();

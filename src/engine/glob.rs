@@ -43,8 +43,9 @@ struct Nfa {
     toks: Vec<Tok>,
     /// Literal text every match must start with (prefilter).
     prefix: String,
-    /// The longest literal run every match must contain (prefilter).
-    needle: String,
+    /// The longest literal run every match must contain (prefilter), when it is longer than
+    /// `prefix` (searched for, so built once).
+    needle: Option<memmem::Finder<'static>>,
     /// Whether classes may match `/` (shell-style `filepath.Match` lets them).
     class_matches_slash: bool,
     /// The same automaton as single-word bit masks, when it has at most 63 steps (built on
@@ -171,6 +172,8 @@ impl Nfa {
         }
         let mut needle = String::with_capacity(best.2);
         needle.extend(toks[best.0..best.1].iter().filter_map(lit));
+        let needle = (needle.len() > prefix.len())
+            .then(|| memmem::Finder::new(needle.as_bytes()).into_owned());
         Some(Nfa {
             masks: OnceLock::new(),
             toks,
@@ -185,8 +188,10 @@ impl Nfa {
         if !value.starts_with(self.prefix.as_str()) {
             return false;
         }
-        if self.needle.len() > self.prefix.len()
-            && memmem::find(value.as_bytes(), self.needle.as_bytes()).is_none()
+        if self
+            .needle
+            .as_ref()
+            .is_some_and(|n| n.find(value.as_bytes()).is_none())
         {
             return false;
         }
@@ -470,7 +475,7 @@ impl DoubleStarNfa {
                         masks: OnceLock::new(),
                         toks,
                         prefix: String::new(),
-                        needle: String::new(),
+                        needle: None,
                         class_matches_slash: full.class_matches_slash,
                     }
                 });
@@ -494,8 +499,8 @@ enum CommandKind {
     DoubleStar(Option<Box<DoubleStarNfa>>),
     /// Ends with a single `*`: literal prefix, else fall through to the second.
     Prefix(Box<(String, CommandKind)>),
-    /// Starts with `*`: pieces in order, unanchored.
-    Substrings(Box<[String]>),
+    /// Starts with `*`: pieces in order, unanchored (each searched for, so built once).
+    Substrings(Box<[memmem::Finder<'static>]>),
     /// Shell-style full match.
     Shell(Option<Box<Nfa>>),
     /// Empty or over-limit pattern.
@@ -520,7 +525,7 @@ impl CommandKind {
                 CommandKind::Substrings(
                     p.split('*')
                         .filter(|s| !s.is_empty())
-                        .map(str::to_string)
+                        .map(|s| memmem::Finder::new(s).into_owned())
                         .collect(),
                 )
             } else {
@@ -708,8 +713,8 @@ fn kind_matches(kind: &CommandKind, source: &str, v: &str) -> bool {
         CommandKind::Substrings(pieces) => {
             let mut rest = v.as_bytes();
             for piece in pieces.iter() {
-                match memmem::find(rest, piece.as_bytes()) {
-                    Some(at) => rest = &rest[at + piece.len()..],
+                match piece.find(rest) {
+                    Some(at) => rest = &rest[at + piece.needle().len()..],
                     None => return false,
                 }
             }
@@ -1007,7 +1012,10 @@ mod tests {
                 CommandKind::Shell(Some(n)) => n.runs(),
                 CommandKind::DoubleStar(None) | CommandKind::Shell(None) => Vec::new(),
                 CommandKind::Prefix(p) => of(&p.1, source),
-                CommandKind::Substrings(p) => p.to_vec(),
+                CommandKind::Substrings(p) => p
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f.needle()).into_owned())
+                    .collect(),
             }
         }
         of(g.kind(), g.source())
