@@ -707,6 +707,13 @@ impl NormCache {
 /// [`normalize`] with a cache of normalized segments.
 pub fn normalize_cached(cmd: &str, cache: &mut NormCache) -> String {
     let mut out = String::with_capacity(cmd.len());
+    normalize_cached_into(cmd, cache, &mut out);
+    out
+}
+
+/// [`normalize_cached`] written into `out` (cleared first), so a caller can reuse its buffer.
+pub fn normalize_cached_into(cmd: &str, cache: &mut NormCache, out: &mut String) {
+    out.clear();
     for_each_segment(cmd, |seg| {
         let n = cache.segment(seg);
         if n.is_empty() {
@@ -717,7 +724,6 @@ pub fn normalize_cached(cmd: &str, cache: &mut NormCache) -> String {
         }
         out.push_str(n);
     });
-    out
 }
 
 /// Characters a reading removes from inside a word: quotes, backslashes and newlines (the
@@ -893,7 +899,7 @@ pub fn pattern_is_composite(p: &str) -> bool {
 }
 
 /// POSIX body variants of a component: leading `(`/`{`/keywords peeled, trailers trimmed.
-pub fn body_variants(c: &str) -> Vec<String> {
+pub fn body_variants(c: &str) -> Vec<&str> {
     let out = Vec::new();
     if !has_body_syntax(c) {
         return out;
@@ -902,8 +908,8 @@ pub fn body_variants(c: &str) -> Vec<String> {
 }
 
 /// [`body_variants`] without the [`has_body_syntax`] shortcut.
-fn body_variants_unfiltered(c: &str) -> Vec<String> {
-    // Peeled as slices of `c`; only the variants are copied out.
+fn body_variants_unfiltered(c: &str) -> Vec<&str> {
+    // Peeled as slices of `c`.
     let mut out = Vec::new();
     let mut cur = c.trim();
     if let Some(rest) = cur
@@ -913,7 +919,7 @@ fn body_variants_unfiltered(c: &str) -> Vec<String> {
     {
         let body = rest[p + 1..].trim();
         if !body.is_empty() {
-            out.push(body.to_string());
+            out.push(body);
             cur = body;
         }
     }
@@ -951,7 +957,7 @@ fn body_variants_unfiltered(c: &str) -> Vec<String> {
         if trimmed == cur || trimmed.is_empty() {
             break;
         }
-        out.push(trimmed.to_string());
+        out.push(trimmed);
         cur = trimmed;
     }
     out
@@ -1224,16 +1230,21 @@ fn find_aliases(args: &[String], out: &mut Vec<String>) {
 
 /// Alternate restrictive readings: executable basename, busybox applet, here-string payload.
 pub fn alternate_readings(candidate: &str) -> Vec<String> {
-    if plain_first_word(candidate) {
-        return Vec::new();
-    }
-    alternate_readings_unfiltered(candidate)
+    let mut out = Vec::new();
+    for_each_alternate_reading(candidate, |r| out.push(r.to_string()));
+    out
 }
 
-/// [`alternate_readings`] without the [`plain_first_word`] shortcut.
-fn alternate_readings_unfiltered(candidate: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    // The words joined with spaces, in one buffer: the readings below are its pieces.
+/// The readings of [`alternate_readings`], handed to `f` in order instead of collected.
+pub fn for_each_alternate_reading(candidate: &str, f: impl FnMut(&str)) {
+    if !plain_first_word(candidate) {
+        alternate_readings_unfiltered(candidate, f);
+    }
+}
+
+/// [`for_each_alternate_reading`] without the [`plain_first_word`] shortcut.
+fn alternate_readings_unfiltered(candidate: &str, mut f: impl FnMut(&str)) {
+    // The words joined with spaces, in one buffer: the path readings are its tails.
     let mut joined = String::with_capacity(candidate.len());
     let (mut first_len, mut words) = (0, 0);
     for_each_word(candidate, |w| {
@@ -1246,33 +1257,30 @@ fn alternate_readings_unfiltered(candidate: &str) -> Vec<String> {
         words += 1;
     });
     if words == 0 {
-        return out;
+        return;
     }
     let (first, rest) = joined.split_at(first_len);
     let base = basename(first);
     if base != first && !base.is_empty() {
-        let mut r = String::with_capacity(base.len() + rest.len());
-        r.push_str(base);
-        r.push_str(rest);
-        out.push(r);
+        // The executable's basename and the other words: the tail of the joined words.
+        f(&joined[first_len - base.len()..]);
     }
     if (base == "busybox" || base == "toybox") && words > 1 {
-        out.push(rest[1..].to_string());
+        f(&rest[1..]);
     }
     if SHELLS.contains(&base) {
         let t = tokenize(candidate);
         if let Some(p) = t.iter().position(|w| w == "<<<") {
             if let Some(payload) = t.get(p + 1) {
-                out.push(payload.clone());
+                f(payload);
             }
         } else if let Some(w) = t.iter().find(|w| w.starts_with("<<<")) {
-            out.push(w[3..].to_string());
+            f(&w[3..]);
         }
     }
     if candidate.contains('^') {
-        out.push(candidate.replace('^', ""));
+        f(&candidate.replace('^', ""));
     }
-    out
 }
 
 /// The text up to the first blank after any leading blanks, as written (quotes included).
@@ -1468,6 +1476,13 @@ mod reference {
 mod tests {
     use super::*;
 
+    /// [`alternate_readings_unfiltered`], collected.
+    fn unfiltered_readings(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        alternate_readings_unfiltered(s, |r| out.push(r.to_string()));
+        out
+    }
+
     proptest::proptest! {
         #[test]
         fn composite_scan_matches_substring_checks(p in "[a &|;$<>()`-]{0,12}") {
@@ -1499,7 +1514,7 @@ mod tests {
         fn path_readings_match_the_token_list(
             s in "(/bin/|busybox |toybox |C:\\\\|'/x/'|\"a b\"/|/)?[ab /'\"\\\\\t^é-]{0,16}"
         ) {
-            let mut got = alternate_readings_unfiltered(&s);
+            let mut got = unfiltered_readings(&s);
             if s.contains('^') {
                 // The caret reading comes last.
                 got.pop();
@@ -1560,7 +1575,7 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(rm_aliases(&s), rm_aliases_unfiltered(&s, false), "{:?}", s);
             proptest::prop_assert_eq!(
-                alternate_readings(&s), alternate_readings_unfiltered(&s), "{:?}", s);
+                alternate_readings(&s), unfiltered_readings(&s), "{:?}", s);
             proptest::prop_assert_eq!(body_variants(&s), body_variants_unfiltered(&s), "{:?}", s);
         }
     }
@@ -1634,7 +1649,7 @@ mod tests {
                 proptest::prop_assert_eq!(normalize_segment(&s), s.clone());
                 proptest::prop_assert_eq!(split_compound(&s), vec![s.as_str()]);
                 proptest::prop_assert!(body_variants_unfiltered(&s).is_empty(), "{:?}", s);
-                proptest::prop_assert!(alternate_readings_unfiltered(&s).is_empty(), "{:?}", s);
+                proptest::prop_assert!(unfiltered_readings(&s).is_empty(), "{:?}", s);
                 proptest::prop_assert_eq!(rm_aliases_unfiltered(&s, false), Ok(Vec::new()));
                 proptest::prop_assert!(extract_subcommands(&s).is_empty(), "{:?}", s);
             }
@@ -1718,12 +1733,8 @@ mod tests {
         );
         assert!(alternate_readings("ls -la /bin").is_empty());
         for s in ["bash '<'<< 'rm -rf /'", "sh \\<<<x", "bash <<<'x'"] {
-            assert!(!alternate_readings_unfiltered(s).is_empty(), "{s:?}");
-            assert_eq!(
-                alternate_readings(s),
-                alternate_readings_unfiltered(s),
-                "{s:?}"
-            );
+            assert!(!unfiltered_readings(s).is_empty(), "{s:?}");
+            assert_eq!(alternate_readings(s), unfiltered_readings(s), "{s:?}");
         }
     }
 
@@ -1801,8 +1812,8 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert!(body_variants("then rm -rf /").contains(&"rm -rf /".to_string()));
-        assert!(body_variants("(rm -rf /)").contains(&"rm -rf /".to_string()));
+        assert!(body_variants("then rm -rf /").contains(&"rm -rf /"));
+        assert!(body_variants("(rm -rf /)").contains(&"rm -rf /"));
         assert!(
             body_variants("case x in a) rm -rf / ;; esac")
                 .iter()

@@ -227,12 +227,34 @@ impl Prefilter {
             bits.fill(u64::MAX);
             return;
         };
-        for (i, w) in folded.windows(4).take(t.len() - 1).enumerate() {
-            let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            let hit =
-                bit(triples, slot_of(w & 0xff_ffff)) | bit(short_pairs, (w & 0xffff) as usize);
+        // Positions `0..n` (a needle has at least two bytes). Eight bytes are read at a time
+        // (the folded text has eight zero bytes after it) and four positions probed from them.
+        let n = t.len() - 1;
+        let mut probe = |i: usize, w: u64| {
+            let hit = bit(triples, slot_of(w as u32 & 0xff_ffff))
+                | bit(short_pairs, (w & 0xffff) as usize);
             hits[k] = i as u32;
             k += usize::from(hit);
+        };
+        let mut i = 0;
+        while i + 4 <= n {
+            let x = folded
+                .get(i..i + 8)
+                .and_then(|c| c.first_chunk::<8>())
+                .map_or(0, |c| u64::from_le_bytes(*c));
+            probe(i, x);
+            probe(i + 1, x >> 8);
+            probe(i + 2, x >> 16);
+            probe(i + 3, x >> 24);
+            i += 4;
+        }
+        while i < n {
+            let x = folded
+                .get(i..i + 4)
+                .and_then(|c| c.first_chunk::<4>())
+                .map_or(0, |c| u64::from(u32::from_le_bytes(*c)));
+            probe(i, x);
+            i += 1;
         }
         let mut any = false;
         for &i in &hits[..k] {

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::call::ToolCall;
 use super::command::{
-    self, NormCache, alternate_readings, body_variants, grant_view_cached, normalize_cached,
-    plain_words, rm_aliases, split_compound,
+    self, NormCache, body_variants, grant_view_cached, plain_words, rm_aliases, split_compound,
 };
 use super::compile::{
     CmdPattern, CompiledPolicy, CompiledPolicySet, CompiledRule, Conditions, PathPattern,
@@ -360,6 +359,8 @@ struct ViewBuilder<'a> {
     scratch: [Vec<u32>; 4],
     /// Scratch text reused while building a group.
     text: String,
+    /// Scratch for a normalized text, reused likewise.
+    normalized: String,
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -407,32 +408,34 @@ impl ViewBuilder<'_> {
         for b in body_variants(text) {
             if !b.is_empty() {
                 // A body variant is a substring of the text: its candidates are a subset.
-                let id = self.texts.id_like(&b, self.pf, Some(text_id));
+                let id = self.texts.id_like(b, self.pf, Some(text_id));
                 push_id(&mut base, id);
             }
         }
         // A copy of the text being read (the table grows while it is read).
         let mut t = std::mem::take(&mut self.text);
+        let mut n = std::mem::take(&mut self.normalized);
         for i in 0..base.len() {
             t.clear();
             t.push_str(self.texts.str(base[i]));
-            let n = normalize_cached(&t, &mut self.norm);
+            command::normalize_cached_into(&t, &mut self.norm, &mut n);
             if !n.is_empty() {
                 let id = self.id(&n);
                 push_id(&mut base, id);
             }
         }
+        self.normalized = n;
         direct.extend_from_slice(&base);
         let mut of = false;
         for &id in &base {
             t.clear();
             t.push_str(self.texts.str(id));
-            for a in alternate_readings(&t) {
+            let (texts, pf) = (&mut self.texts, self.pf);
+            command::for_each_alternate_reading(&t, |a| {
                 if !a.is_empty() {
-                    let id = self.id(&a);
-                    push_id(&mut direct, id);
+                    push_id(&mut direct, texts.id(a, pf));
                 }
-            }
+            });
             match rm_aliases(&t) {
                 Ok(al) => {
                     for a in al {
@@ -732,6 +735,7 @@ impl CommandView {
             norm,
             scratch: Default::default(),
             text: String::new(),
+            normalized: String::new(),
         };
         // The whole command first: the components are mostly its prefixes and suffixes, which
         // then take its candidates instead of being scanned (see `Texts::id_like`).

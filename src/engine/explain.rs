@@ -256,7 +256,7 @@ fn group(text: &str, source: String) -> ReadingGroup {
     let mut direct = Vec::new();
     push_text(&mut direct, text.to_string(), "");
     for b in body_variants(text) {
-        push_text(&mut direct, b, "body");
+        push_text(&mut direct, b.to_string(), "body");
     }
     for (t, _) in direct.clone() {
         push_text(&mut direct, normalize(&t), "normalized");
