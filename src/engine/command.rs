@@ -740,7 +740,12 @@ pub fn word_skeleton(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.as_bytes().iter().any(removed) {
         return std::borrow::Cow::Borrowed(s);
     }
-    std::borrow::Cow::Owned(s.chars().filter(|&c| !removed_in_word(c)).collect())
+    let kept: Vec<u8> = s.bytes().filter(|b| !removed(b)).collect();
+    // Removing ASCII bytes from UTF-8 leaves UTF-8; the fallback is never taken.
+    std::borrow::Cow::Owned(
+        String::from_utf8(kept)
+            .unwrap_or_else(|_| s.chars().filter(|&c| !removed_in_word(c)).collect()),
+    )
 }
 
 /// Whether some word of `seg` could be `word` once tokenized: `word` is a substring of
@@ -1501,6 +1506,13 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(split_compound(&s), reference::split_compound_ref(&s));
             proptest::prop_assert_eq!(tokenize(&s), reference::tokenize_ref(&s));
+        }
+
+        #[test]
+        fn word_skeleton_drops_exactly_the_removed_characters(s in "[a'\"\\\\\n^é€ ]{0,16}") {
+            let expected: String = s.chars().filter(|&c| !removed_in_word(c)).collect();
+            let got = word_skeleton(&s);
+            proptest::prop_assert_eq!(got.as_ref(), expected.as_str());
         }
 
         #[test]

@@ -54,16 +54,33 @@ struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        // Whole words without a copy; the tail zero-padded once.
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.write_u64(w.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c)));
+        }
+        let tail = words.remainder();
+        if !tail.is_empty() {
             let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            w[..tail.len()].copy_from_slice(tail);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
 
     fn write_u8(&mut self, b: u8) {
-        self.write(&[b]);
+        self.write_u64(u64::from(b));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 
     fn finish(&self) -> u64 {
