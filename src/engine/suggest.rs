@@ -12,6 +12,18 @@ const PREFIXES: &[&str] = &[
     "sudo", "env", "time", "nice", "ionice", "nohup", "timeout", "strace", "ltrace",
 ];
 
+/// Whether `hay` contains `needle`. The needles here are short and fixed and the texts are
+/// short, so scanning for the first byte costs less than `str::contains` building a searcher
+/// on every call.
+fn has(hay: &str, needle: &str) -> bool {
+    let h = hay.as_bytes();
+    match needle.as_bytes().split_first() {
+        None => true,
+        Some((&first, rest)) => memchr::memchr_iter(first, h)
+            .any(|i| h.get(i + 1..).is_some_and(|t| t.starts_with(rest))),
+    }
+}
+
 fn looks_sensitive(p: &str) -> bool {
     let l = p.to_lowercase();
     [
@@ -29,7 +41,7 @@ fn looks_sensitive(p: &str) -> bool {
         "token",
     ]
     .iter()
-    .any(|s| l.contains(s))
+    .any(|s| has(&l, s))
 }
 
 /// Whether `cmd` is too dangerous to suggest allowing; `words` is `tokenize(cmd)`.
@@ -59,19 +71,16 @@ fn high_risk(cmd: &str, words: &[String]) -> bool {
         });
     // Each group is tried only when the text has what all its patterns share.
     rm_rf
-        || c.contains(":(){")
-        || (c.contains("/dev/")
-            && (c.contains(">/dev/sd")
-                || c.contains("> /dev/sd")
-                || (c.contains("dd ") && c.contains("of=/dev/"))
-                || c.contains("mkfs")))
+        || has(c, ":(){")
+        || (has(c, "/dev/")
+            && (has(c, ">/dev/sd")
+                || has(c, "> /dev/sd")
+                || (has(c, "dd ") && has(c, "of=/dev/"))
+                || has(c, "mkfs")))
         || (c.contains('|')
-            && (c.contains("curl") || c.contains("wget") || c.contains("base64 -d"))
-            && (c.contains("| sh")
-                || c.contains("| bash")
-                || c.contains("|sh")
-                || c.contains("|bash")))
-        || c.contains("<(curl")
+            && (has(c, "curl") || has(c, "wget") || has(c, "base64 -d"))
+            && (has(c, "| sh") || has(c, "| bash") || has(c, "|sh") || has(c, "|bash")))
+        || has(c, "<(curl")
 }
 
 /// Appends `s` double-quoted for a shell command line, `\` and `"` escaped.
@@ -140,10 +149,7 @@ pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec
     }
     let Some(p) = path else { return Vec::new() };
     let l = p.to_lowercase();
-    if l.contains("shadow")
-        || l.contains("sudoers")
-        || (l.contains(".ssh/id_") && !l.ends_with(".pub"))
-    {
+    if has(&l, "shadow") || has(&l, "sudoers") || (has(&l, ".ssh/id_") && !l.ends_with(".pub")) {
         return vec![HIGH_RISK.to_string()];
     }
     let mut out = vec![format!("rampart allow {} --tool {tool}", q(p))];
@@ -179,6 +185,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn has_is_a_substring_search(hay in "[ab|/ é]{0,12}", needle in "[ab|/ é]{0,3}") {
+            proptest::prop_assert_eq!(has(&hay, &needle), hay.contains(needle.as_str()));
+        }
+
         #[test]
         fn quoting_escapes_backslashes_and_double_quotes(s in "[a\\\\\"' é$]{0,16}") {
             let mut want = String::from("\"");
