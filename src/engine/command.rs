@@ -589,7 +589,67 @@ fn drop_leading_redirects(t: &[String]) -> &[String] {
 
 /// Normalizes one segment: tokenize, unwrap, drop leading redirections, join with spaces.
 pub fn normalize_segment(seg: &str) -> String {
+    let words = JoinedWords::of(seg);
+    if words.count == 0 || leaves_alone(words.first()) {
+        // Nothing to unwrap or drop: the words joined, without a list of them.
+        return words.joined;
+    }
     normalize_tokens(tokenize(seg))
+}
+
+/// Whether a segment whose first word is `first` is left as it is by [`unwrap_all`] and
+/// [`drop_leading_redirects`]: `first` is no assignment, no wrapper [`unwrap_once`] knows
+/// (launchers, shells, `cmd`, PowerShell) and no redirection.
+fn leaves_alone(first: &str) -> bool {
+    let is = |w: &str| first.eq_ignore_ascii_case(w);
+    !is_assignment(first)
+        && !matches!(
+            first,
+            "command" | "exec" | "nohup" | "env" | "nice" | "timeout" | "setsid" | "stdbuf"
+        )
+        && !SHELLS.contains(&basename(first))
+        && !is("cmd")
+        && !is("cmd.exe")
+        && !is("powershell")
+        && !is("powershell.exe")
+        && !is("pwsh")
+        && !is("pwsh.exe")
+        && !is_bare_redirect_op(first)
+        && !is_redirect_word(first)
+}
+
+/// The words of a text ([`for_each_word`]) joined with single spaces in one buffer.
+struct JoinedWords {
+    joined: String,
+    /// Length of the first word in `joined`.
+    first_len: usize,
+    /// Number of words.
+    count: usize,
+}
+
+impl JoinedWords {
+    fn of(s: &str) -> JoinedWords {
+        let mut joined = String::with_capacity(s.len());
+        let (mut first_len, mut count) = (0, 0);
+        for_each_word(s, |w| {
+            if count > 0 {
+                joined.push(' ');
+            } else {
+                first_len = w.len();
+            }
+            joined.push_str(w);
+            count += 1;
+        });
+        JoinedWords {
+            joined,
+            first_len,
+            count,
+        }
+    }
+
+    fn first(&self) -> &str {
+        &self.joined[..self.first_len]
+    }
 }
 
 /// [`normalize_segment`] of the segment whose words are `t` (`tokenize(seg)`).
@@ -1250,17 +1310,11 @@ pub fn for_each_alternate_reading(candidate: &str, f: impl FnMut(&str)) {
 /// [`for_each_alternate_reading`] without the [`plain_first_word`] shortcut.
 fn alternate_readings_unfiltered(candidate: &str, mut f: impl FnMut(&str)) {
     // The words joined with spaces, in one buffer: the path readings are its tails.
-    let mut joined = String::with_capacity(candidate.len());
-    let (mut first_len, mut words) = (0, 0);
-    for_each_word(candidate, |w| {
-        if words > 0 {
-            joined.push(' ');
-        } else {
-            first_len = w.len();
-        }
-        joined.push_str(w);
-        words += 1;
-    });
+    let JoinedWords {
+        joined,
+        first_len,
+        count: words,
+    } = JoinedWords::of(candidate);
     if words == 0 {
         return;
     }
@@ -1519,6 +1573,27 @@ mod tests {
         fn byte_word_helpers_match_the_reference(s in "[a/\\\\ \té]{0,12}") {
             proptest::prop_assert_eq!(basename(&s), reference::basename_ref(&s));
             proptest::prop_assert_eq!(first_word(&s), reference::first_word_ref(&s));
+        }
+
+        /// The joined-words shortcut of `normalize_segment` agrees with unwrapping the token list.
+        #[test]
+        fn segment_shortcut_matches_the_token_list(
+            words in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "ls", "-la", "x=1", "A=b", "=x", "env", "ENV", "command", "exec", "nohup",
+                    "nice", "timeout", "5", "setsid", "stdbuf", "-o0", "sh", "/bin/bash", "-c",
+                    "'rm -rf /'", "cmd", "CMD.EXE", "/c", "pwsh", "-Command", "powershell.exe",
+                    ">", "2>&1", ">out", "<in", "&>", "1>>", "'a b'", "\"x y\"", "rm", "/",
+                ]),
+                0..6,
+            )
+        ) {
+            let seg = words.join(" ");
+            proptest::prop_assert_eq!(
+                normalize_segment(&seg),
+                normalize_tokens(tokenize(&seg)),
+                "{:?}", seg
+            );
         }
 
         /// Readings built from the joined words equal those built from the token list.
