@@ -890,16 +890,16 @@ fn extract_into(s: &str, out: &mut Vec<String>, depth: usize) {
         }
         i += 1;
     }
-    for seg in split_compound(s) {
+    for_each_segment(s, |seg| {
         if !may_spell(seg, "eval") {
-            continue;
+            return;
         }
         let t = tokenize(seg);
         let n = t.iter().take_while(|w| is_assignment(w)).count();
         if t.get(n).map(String::as_str) == Some("eval") && t.len() > n + 1 {
             found.push(t[n + 1..].join(" "));
         }
-    }
+    });
     for f in found {
         if !out.contains(&f) {
             out.push(f.clone());
@@ -928,21 +928,19 @@ pub fn grant_view(raw: &str) -> GrantView {
 pub fn grant_view_cached(raw: &str, cache: &mut NormCache) -> GrantView {
     let normalized = normalize_cached(raw, cache);
     let mut components: Vec<String> = Vec::new();
-    let push = |c: String, v: &mut Vec<String>| {
-        if !c.is_empty() && !v.contains(&c) {
-            v.push(c);
+    let push = |c: &str, v: &mut Vec<String>| {
+        if !c.is_empty() && !v.iter().any(|x| x == c) {
+            v.push(c.to_string());
         }
     };
-    let segs = split_compound(&normalized);
-    let seg_count = segs.len();
-    for s in segs {
-        push(s.to_string(), &mut components);
-    }
+    let mut seg_count = 0;
+    for_each_segment(&normalized, |s| {
+        seg_count += 1;
+        push(s, &mut components);
+    });
     let subs = extract_subcommands(raw);
     for sub in &subs {
-        for s in split_compound(&normalize_cached(sub, cache)) {
-            push(s.to_string(), &mut components);
-        }
+        for_each_segment(&normalize_cached(sub, cache), |s| push(s, &mut components));
     }
     GrantView {
         normalized,
@@ -1115,11 +1113,14 @@ pub fn rm_aliases(candidate: &str) -> Result<Vec<String>, TooManyAliases> {
 fn rm_aliases_unfiltered(candidate: &str, skip: bool) -> Result<Vec<String>, TooManyAliases> {
     let masked = strip_comment(candidate);
     let mut out = Vec::new();
-    for seg in split_compound(masked) {
-        if skip && runs_first_word(seg) {
-            // Neither rm nor find, and nothing unwraps to them.
-            continue;
+    // Only segments that could run rm or find are collected (most are skipped).
+    let mut segs = Vec::new();
+    for_each_segment(masked, |seg| {
+        if !(skip && runs_first_word(seg)) {
+            segs.push(seg);
         }
+    });
+    for seg in segs {
         let mut t = unwrap_all(tokenize(seg));
         for _ in 0..4 {
             match t.first().map(|w| basename(w)) {

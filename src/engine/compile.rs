@@ -746,6 +746,8 @@ pub struct Conditions {
     pub contains: Vec<String>,
     /// `command_contains` lower-cased.
     pub contains_folded: Vec<String>,
+    /// Searchers for `contains_folded`, built once (in the same order).
+    pub contains_finders: Vec<memchr::memmem::Finder<'static>>,
     /// Prefilter ids of `contains_folded`.
     pub contains_ids: Vec<usize>,
     /// Prefilter ids of `cmd` and `contains`: a call none of whose texts has one of these
@@ -1088,6 +1090,10 @@ fn compile_when(w: Option<When>, canonical: &mut Canonical) -> Conditions {
         cmd: globs(command_matches, CmdPattern::new),
         cmd_not: globs(command_not_matches, CmdPattern::new),
         contains_folded: contains.iter().map(|s| s.to_lowercase()).collect(),
+        contains_finders: contains
+            .iter()
+            .map(|s| memchr::memmem::Finder::new(&s.to_lowercase()).into_owned())
+            .collect(),
         contains,
         contains_ids: Vec::new(),
         command_gate: IdMask::default(),

@@ -103,9 +103,9 @@ fn text_hash(s: &str) -> u64 {
 #[derive(Debug, Default)]
 struct Texts {
     buf: String,
-    /// Byte range of each text in `buf`, and the id of its lower-cased form (`u32::MAX` until
-    /// asked).
-    spans: Vec<(u32, u32, u32)>,
+    /// Byte range of each text in `buf`, the id of its lower-cased form (`u32::MAX` until
+    /// asked), and whether it holds a `\` (which command globs read as `/`).
+    spans: Vec<(u32, u32, u32, bool)>,
     /// The union of every text's candidate set (the first `words` words: a rule whose command
     /// gate misses it cannot match any text of this call), then `words` words per text.
     bits: Vec<u64>,
@@ -202,7 +202,9 @@ impl Texts {
         }
         let start = self.buf.len() as u32;
         self.buf.push_str(s);
-        self.spans.push((start, self.buf.len() as u32, u32::MAX));
+        let backslash = memchr::memchr(b'\\', s.as_bytes()).is_some();
+        self.spans
+            .push((start, self.buf.len() as u32, u32::MAX, backslash));
         if self.spans.len() > LINEAR_TEXTS {
             if self.index.is_empty() {
                 self.index.reserve(4 * LINEAR_TEXTS);
@@ -245,8 +247,18 @@ impl Texts {
     }
 
     fn str(&self, id: u32) -> &str {
-        let (a, b, _) = self.spans[id as usize];
+        let (a, b, _, _) = self.spans[id as usize];
         &self.buf[a as usize..b as usize]
+    }
+
+    /// Whether command glob `g` matches text `id` (looked up once per text for a `\`).
+    fn glob_matches(&self, g: &crate::engine::glob::CommandGlob, id: u32) -> bool {
+        let s = self.str(id);
+        if self.spans[id as usize].3 {
+            g.matches(s)
+        } else {
+            g.matches_without_backslash(s)
+        }
     }
 
     fn bits(&self, id: u32) -> &[u64] {
@@ -1165,13 +1177,8 @@ fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) ->
     let texts = &v.texts;
     // Only the patterns whose literals the text has are matched.
     let any = |ids: &PatternIds, pats: &[CmdPattern], id: u32| {
-        let s = texts.str(id);
         ids.any(pats, texts.bits(id), |p| {
-            if g.folded {
-                p.folded().matches(s)
-            } else {
-                p.exact.matches(s)
-            }
+            texts.glob_matches(if g.folded { p.folded() } else { &p.exact }, id)
         })
     };
     let matched = |id: u32| any(&c.cmd_ids, &c.cmd, id);
@@ -1179,10 +1186,12 @@ fn group_hit(c: &Conditions, v: &CommandView, g: &Group, with_contains: bool) ->
     let normal = v.ids(g.direct).iter().any(|&id| matched(id))
         || (with_contains
             && v.ids(g.lower).iter().any(|&id| {
-                c.contains_folded
+                c.contains_finders
                     .iter()
                     .zip(&c.contains_ids)
-                    .any(|(s, &k)| has_bit(texts.bits(id), k) && texts.str(id).contains(s.as_str()))
+                    .any(|(f, &k)| {
+                        has_bit(texts.bits(id), k) && f.find(texts.str(id).as_bytes()).is_some()
+                    })
             }));
     let mut alias_hit = false;
     let mut alias_live = false;
@@ -1208,9 +1217,10 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
     let has_m = !c.cmd.is_empty();
     let has_c = !c.contains.is_empty();
     let raw_contains = has_c
-        && c.contains_folded.iter().any(|s| {
-            v.str(v.raw_folded).contains(s.as_str())
-                || v.norm_folded.is_some_and(|n| v.str(n).contains(s.as_str()))
+        && c.contains_finders.iter().any(|f| {
+            f.find(v.str(v.raw_folded).as_bytes()).is_some()
+                || v.norm_folded
+                    .is_some_and(|n| f.find(v.str(n).as_bytes()).is_some())
         });
     if raw_contains && has_m {
         return true;
@@ -1240,16 +1250,15 @@ fn restrictive_command(c: &Conditions, v: &CommandView) -> bool {
 fn grant_command(c: &Conditions, v: &CommandView) -> bool {
     let texts = &v.texts;
     let pat =
-        |p: &CmdPattern, id: u32| has_bit(texts.bits(id), p.id) && p.exact.matches(texts.str(id));
+        |p: &CmdPattern, id: u32| has_bit(texts.bits(id), p.id) && texts.glob_matches(&p.exact, id);
     let matched = |id: u32| {
-        let s = texts.str(id);
         c.cmd_ids
-            .any(&c.cmd, texts.bits(id), |p| p.exact.matches(s))
+            .any(&c.cmd, texts.bits(id), |p| texts.glob_matches(&p.exact, id))
     };
     let excluded = |id: u32| {
-        let s = texts.str(id);
-        c.not_ids
-            .any(&c.cmd_not, texts.bits(id), |p| p.exact.matches(s))
+        c.not_ids.any(&c.cmd_not, texts.bits(id), |p| {
+            texts.glob_matches(&p.exact, id)
+        })
     };
     let components = v.ids(v.components);
     if excluded(v.raw) || excluded(v.normalized) || components.iter().any(|&id| excluded(id)) {
@@ -1721,6 +1730,25 @@ mod tests {
         let set = compile(&crate::engine::load::load_text("t", yaml).expect("policy"));
         let d = set.evaluate(&ToolCall::exec(".aws/credentials"));
         assert_eq!(d.action, Action::Deny);
+    }
+
+    /// A command's `\` reads as `/` in command globs, whichever reading holds it.
+    #[test]
+    fn backslashes_in_commands_read_as_slashes() {
+        let yaml = "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: run-keys\n    match:\n      tool: [exec]\n    rules:\n      - action: deny\n        when:\n          command_matches: [\"*/CurrentVersion/Run *\", \"reg add HKCU/Software/*\"]\n";
+        let set = compile(&crate::engine::load::load_text("t", yaml).expect("policy"));
+        for cmd in [
+            "reg add HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run /v x /d y",
+            "REG ADD HKCU\\Software\\X /f",
+        ] {
+            assert_eq!(
+                set.evaluate(&ToolCall::exec(cmd)).action,
+                Action::Deny,
+                "{cmd:?}"
+            );
+        }
+        let d = set.evaluate(&ToolCall::exec("reg query HKLM\\Software\\X"));
+        assert_eq!(d.action, Action::Allow);
     }
 
     #[test]

@@ -597,15 +597,16 @@ impl CommandGlob {
 
     /// Whether `value` matches (case-sensitive).
     pub fn matches(&self, value: &str) -> bool {
-        if value.len() > MAX_VALUE_BYTES {
-            return false;
-        }
-        let kind = self.kind();
         if value.contains('\\') {
             let v = value.replace('\\', "/");
-            return kind_matches(kind, &self.source, &v);
+            return self.matches_without_backslash(&v);
         }
-        kind_matches(kind, &self.source, value)
+        self.matches_without_backslash(value)
+    }
+
+    /// [`CommandGlob::matches`] of a value the caller knows holds no `\` (so it need not look).
+    pub fn matches_without_backslash(&self, value: &str) -> bool {
+        value.len() <= MAX_VALUE_BYTES && kind_matches(self.kind(), &self.source, value)
     }
 }
 
@@ -1035,6 +1036,12 @@ mod tests {
             let eager = CommandGlob::new(&p);
             eager.prepare();
             proptest::prop_assert_eq!(lazy.matches(&v), eager.matches(&v), "pattern {:?} value {:?}", p, v);
+            // A value's `\` reads as `/`: matching the slashed value without looking again agrees.
+            proptest::prop_assert_eq!(
+                lazy.matches(&v),
+                lazy.matches_without_backslash(&v.replace('\\', "/")),
+                "pattern {:?} value {:?}", p, v
+            );
         }
     }
 
