@@ -227,7 +227,39 @@ pub fn basename(s: &str) -> &str {
 
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ash", "ksh"];
 
-/// Removes one layer of a transparent wrapper; `None` when nothing applies.
+/// How [`unwrap_once`] unwraps the words after a first word (a launcher's own reading).
+type Unwrapper = fn(&[String]) -> Option<Vec<String>>;
+
+/// The launcher [`unwrap_once`] reads after first word `first`, if `first` is one.
+fn launcher(first: &str) -> Option<Unwrapper> {
+    Some(match first {
+        "command" => unwrap_command,
+        "exec" => unwrap_exec,
+        "nohup" => unwrap_nohup,
+        "env" => unwrap_env,
+        "nice" => unwrap_nice,
+        "timeout" => unwrap_timeout,
+        "setsid" => unwrap_setsid,
+        "stdbuf" => unwrap_stdbuf,
+        _ => return None,
+    })
+}
+
+/// Whether `first` runs `cmd.exe` (compared ASCII case-insensitively).
+fn is_cmd(first: &str) -> bool {
+    first.eq_ignore_ascii_case("cmd") || first.eq_ignore_ascii_case("cmd.exe")
+}
+
+/// Whether `first` runs PowerShell (compared ASCII case-insensitively).
+fn is_powershell(first: &str) -> bool {
+    ["powershell", "powershell.exe", "pwsh", "pwsh.exe"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w))
+}
+
+/// Removes one layer of a transparent wrapper; `None` when nothing applies. Which first words
+/// can open one is [`leaves_alone`]'s business too: both read [`launcher`], [`SHELLS`],
+/// [`is_cmd`] and [`is_powershell`].
 fn unwrap_once(t: &[String]) -> Option<Vec<String>> {
     let first = t.first()?;
     if is_assignment(first) {
@@ -235,25 +267,13 @@ fn unwrap_once(t: &[String]) -> Option<Vec<String>> {
         return (n < t.len()).then(|| t[n..].to_vec());
     }
     let rest = &t[1..];
-    let inner: Option<Vec<String>> = match first.as_str() {
-        "command" => unwrap_command(rest),
-        "exec" => unwrap_exec(rest),
-        "nohup" => unwrap_nohup(rest),
-        "env" => unwrap_env(rest),
-        "nice" => unwrap_nice(rest),
-        "timeout" => unwrap_timeout(rest),
-        "setsid" => unwrap_setsid(rest),
-        "stdbuf" => unwrap_stdbuf(rest),
-        _ => None,
-    };
-    if inner.is_some() {
-        return inner;
+    if let Some(inner) = launcher(first).and_then(|unwrap| unwrap(rest)) {
+        return Some(inner);
     }
     if SHELLS.contains(&basename(first)) {
         return unwrap_shell_c(rest);
     }
-    let is = |w: &str| first.eq_ignore_ascii_case(w);
-    if is("cmd") || is("cmd.exe") {
+    if is_cmd(first) {
         let flag = rest.first()?.to_ascii_lowercase();
         if flag.starts_with("/c") || flag.starts_with("/k") {
             let mut inner: Vec<String> = Vec::new();
@@ -273,7 +293,7 @@ fn unwrap_once(t: &[String]) -> Option<Vec<String>> {
         }
         return None;
     }
-    if is("powershell") || is("powershell.exe") || is("pwsh") || is("pwsh.exe") {
+    if is_powershell(first) {
         let pos = rest.iter().position(|w| {
             let l = w.to_ascii_lowercase();
             l == "-command" || l == "-c"
@@ -601,19 +621,11 @@ pub fn normalize_segment(seg: &str) -> String {
 /// [`drop_leading_redirects`]: `first` is no assignment, no wrapper [`unwrap_once`] knows
 /// (launchers, shells, `cmd`, PowerShell) and no redirection.
 fn leaves_alone(first: &str) -> bool {
-    let is = |w: &str| first.eq_ignore_ascii_case(w);
     !is_assignment(first)
-        && !matches!(
-            first,
-            "command" | "exec" | "nohup" | "env" | "nice" | "timeout" | "setsid" | "stdbuf"
-        )
+        && launcher(first).is_none()
         && !SHELLS.contains(&basename(first))
-        && !is("cmd")
-        && !is("cmd.exe")
-        && !is("powershell")
-        && !is("powershell.exe")
-        && !is("pwsh")
-        && !is("pwsh.exe")
+        && !is_cmd(first)
+        && !is_powershell(first)
         && !is_bare_redirect_op(first)
         && !is_redirect_word(first)
 }

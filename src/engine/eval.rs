@@ -21,7 +21,7 @@ use super::compile::{
 };
 use super::decision::{Action, Decision, RuleRef};
 use super::fields::{self, Fields};
-use super::glob::PathGlob;
+use super::glob::{CommandGlob, PathGlob};
 use super::shell;
 use super::suggest;
 use std::collections::HashMap;
@@ -252,7 +252,7 @@ impl Texts {
     }
 
     /// Whether command glob `g` matches text `id` (looked up once per text for a `\`).
-    fn glob_matches(&self, g: &crate::engine::glob::CommandGlob, id: u32) -> bool {
+    fn glob_matches(&self, g: &CommandGlob, id: u32) -> bool {
         let s = self.str(id);
         if self.spans[id as usize].3 {
             g.matches(s)
