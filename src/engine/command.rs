@@ -800,24 +800,20 @@ pub fn normalize_cached_into(cmd: &str, cache: &mut NormCache, out: &mut String)
 
 /// Characters a reading removes from inside a word: quotes, backslashes and newlines (the
 /// tokenizer) and carets (`cmd /c` unwrapping).
-fn removed_in_word(c: char) -> bool {
-    matches!(c, '\'' | '"' | '\\' | '\n' | '^')
+fn removed_in_word(b: u8) -> bool {
+    matches!(b, b'\'' | b'"' | b'\\' | b'\n' | b'^')
 }
 
 /// `s` without the characters [`removed_in_word`]: any word a reading makes from `s` (and so
 /// any name or executable in it) is a substring of this.
 pub fn word_skeleton(s: &str) -> std::borrow::Cow<'_, str> {
-    // The removed characters are ASCII: removing their bytes keeps the text UTF-8.
-    let removed = |b: &u8| matches!(b, b'\'' | b'"' | b'\\' | b'\n' | b'^');
-    if !s.as_bytes().iter().any(removed) {
+    if !s.bytes().any(removed_in_word) {
         return std::borrow::Cow::Borrowed(s);
     }
-    let kept: Vec<u8> = s.bytes().filter(|b| !removed(b)).collect();
-    // Removing ASCII bytes from UTF-8 leaves UTF-8; the fallback is never taken.
-    std::borrow::Cow::Owned(
-        String::from_utf8(kept)
-            .unwrap_or_else(|_| s.chars().filter(|&c| !removed_in_word(c)).collect()),
-    )
+    // The removed characters are ASCII: removing their bytes keeps the text UTF-8 (so the
+    // lossy conversion never replaces anything).
+    let kept: Vec<u8> = s.bytes().filter(|&b| !removed_in_word(b)).collect();
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&kept).into_owned())
 }
 
 /// Whether some word of `seg` could be `word` once tokenized: `word` is a substring of
@@ -829,7 +825,7 @@ fn may_spell(seg: &str, word: &str) -> bool {
     debug_assert!(!w.is_empty() && (1..w.len()).all(|k| w[..k] != w[w.len() - k..]));
     let mut matched = 0;
     for &c in seg.as_bytes() {
-        if matches!(c, b'\'' | b'"' | b'\\' | b'\n' | b'^') {
+        if removed_in_word(c) {
             continue;
         }
         if c == w[matched] {
@@ -1168,7 +1164,7 @@ pub fn may_run_rm_or_find(candidate: &str) -> bool {
         let mut matched = 0;
         let mut skipped = 0;
         for &c in b[..i].iter().rev() {
-            if matches!(c, b'\'' | b'"' | b'\\' | b'^' | b'\n') {
+            if removed_in_word(c) {
                 skipped += 1;
                 if skipped > MAX_SKIPPED {
                     return true;
@@ -1577,7 +1573,7 @@ mod tests {
 
         #[test]
         fn word_skeleton_drops_exactly_the_removed_characters(s in "[a'\"\\\\\n^é€ ]{0,16}") {
-            let expected: String = s.chars().filter(|&c| !removed_in_word(c)).collect();
+            let expected: String = s.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '\n' | '^')).collect();
             let got = word_skeleton(&s);
             proptest::prop_assert_eq!(got.as_ref(), expected.as_str());
         }
