@@ -134,14 +134,31 @@ pub fn tokenize(s: &str) -> Vec<String> {
     toks
 }
 
-/// The words of [`tokenize`], handed to `f` in order (each borrowed from one scratch buffer)
-/// instead of collected.
+/// The bytes that end an unquoted run of a word: blanks, quotes and the backslash.
+static WORD_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// The words of [`tokenize`], handed to `f` in order (borrowed from `s` when a word has no
+/// quotes or escapes, else from one scratch buffer) instead of collected.
 pub fn for_each_word(s: &str, mut f: impl FnMut(&str)) {
     let b = s.as_bytes();
-    let mut cur = String::with_capacity(s.len());
+    // The word being built, when it has quotes or escapes (empty otherwise).
+    let mut cur = String::new();
     let mut i = 0;
     // The character starting at byte `i` (always a boundary: specials are ASCII).
     let char_at = |i: usize| s[i..].chars().next();
+    let reserve = |cur: &mut String, i: usize| {
+        if cur.capacity() == 0 {
+            cur.reserve(s.len() - i);
+        }
+    };
     while i < b.len() {
         match b[i] {
             b' ' | b'\t' => {
@@ -156,10 +173,12 @@ pub fn for_each_word(s: &str, mut f: impl FnMut(&str)) {
                     .iter()
                     .position(|&c| c == b'\'')
                     .map_or(b.len(), |p| i + 1 + p);
+                reserve(&mut cur, i);
                 cur.push_str(&s[i + 1..end]);
                 i = end + 1;
             }
             b'"' => {
+                reserve(&mut cur, i);
                 i += 1;
                 while i < b.len() && b[i] != b'"' {
                     if b[i] == b'\\' && i + 1 < b.len() {
@@ -182,6 +201,7 @@ pub fn for_each_word(s: &str, mut f: impl FnMut(&str)) {
             }
             b'\\' => match char_at(i + 1) {
                 Some(n) => {
+                    reserve(&mut cur, i);
                     if n != '\n' {
                         cur.push(n);
                     }
@@ -192,9 +212,15 @@ pub fn for_each_word(s: &str, mut f: impl FnMut(&str)) {
             _ => {
                 let run = b[i..]
                     .iter()
-                    .position(|&c| matches!(c, b' ' | b'\t' | b'\'' | b'"' | b'\\'))
+                    .position(|&c| WORD_SPECIAL[usize::from(c)])
                     .map_or(b.len(), |p| i + p);
-                cur.push_str(&s[i..run]);
+                if cur.is_empty() && b.get(run).is_none_or(|&c| c == b' ' || c == b'\t') {
+                    // The whole word (or the rest of it after empty quotes) is this run.
+                    f(&s[i..run]);
+                } else {
+                    reserve(&mut cur, i);
+                    cur.push_str(&s[i..run]);
+                }
                 i = run;
             }
         }
@@ -560,7 +586,9 @@ fn unwrap_shell_c(r: &[String]) -> Option<Vec<String>> {
             if f.contains('c') {
                 let inner = &r[i..];
                 if inner.len() == 1 {
-                    return nonempty(&tokenize(&inner[0]));
+                    // The script's words, as tokenized (not copied again).
+                    let words = tokenize(&inner[0]);
+                    return (!words.is_empty()).then_some(words);
                 }
                 return nonempty(inner);
             }
@@ -737,7 +765,7 @@ pub fn plain_words(raw: &str) -> bool {
     }
     let first = raw.split(' ').next().unwrap_or_default();
     let last = raw.rsplit(' ').next().unwrap_or_default();
-    !first.contains(['=', '/'])
+    memchr::memchr2(b'=', b'/', first.as_bytes()).is_none()
         && !not_plain_first(first)
         && !matches!(last, "fi" | "done" | "esac")
 }
@@ -753,6 +781,11 @@ pub struct NormCache {
 const NORM_CACHE_SEGS: usize = 32;
 
 impl NormCache {
+    /// Forgets every segment (keeping the list's room).
+    pub fn clear(&mut self) {
+        self.segs.clear();
+    }
+
     /// [`normalize_segment`] of `seg`, remembered.
     pub fn segment<'s>(&'s mut self, seg: &'s str) -> &'s str {
         if plain_words(seg) {
@@ -1371,7 +1404,9 @@ fn plain_first_word(candidate: &str) -> bool {
     }
     let first = first_word(candidate);
     !first.is_empty()
-        && !first.contains(['\'', '"', '\\', '/'])
+        && !first
+            .bytes()
+            .any(|b| matches!(b, b'\'' | b'"' | b'\\' | b'/'))
         && !matches!(first, "busybox" | "toybox")
         && (!SHELLS.contains(&first) || !candidate.contains('<'))
 }

@@ -1,6 +1,6 @@
 //! Ready-to-run `rampart allow ...` suggestions attached to deny decisions (spec §8.4).
 
-use super::command::{basename, tokenize};
+use super::command::{basename, for_each_word};
 
 const HIGH_RISK: &str =
     "⚠️  This command matches a high-risk pattern; allowing it is not recommended.";
@@ -24,42 +24,98 @@ fn has(hay: &str, needle: &str) -> bool {
     }
 }
 
+/// Path fragments that make a path too sensitive for a wildcard suggestion (lower case).
+const SENSITIVE: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    "shadow",
+    "sudoers",
+    "passwd",
+    ".env",
+    "credentials",
+    "id_rsa",
+    "id_ed25519",
+    ".kube",
+    "token",
+];
+
+/// Whether `p` holds one of [`SENSITIVE`], compared lower-cased.
 fn looks_sensitive(p: &str) -> bool {
-    let l = p.to_lowercase();
-    [
-        ".ssh",
-        ".aws",
-        ".gnupg",
-        "shadow",
-        "sudoers",
-        "passwd",
-        ".env",
-        "credentials",
-        "id_rsa",
-        "id_ed25519",
-        ".kube",
-        "token",
-    ]
-    .iter()
-    .any(|s| has(&l, s))
+    if !p.is_ascii() {
+        // Unicode lower-casing can turn non-ASCII letters into ASCII ones (`K` is `k`).
+        let l = p.to_lowercase();
+        return SENSITIVE.iter().any(|s| has(&l, s));
+    }
+    // One pass over the bytes; each fragment is tried where its first byte is (the test
+    // `sensitive_check_is_a_lowercased_substring_search` holds this list to SENSITIVE).
+    let b = p.as_bytes();
+    let at = |i: usize, w: &str| {
+        b.get(i..i + w.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    (0..b.len()).any(|i| match b[i].to_ascii_lowercase() {
+        b'.' => {
+            at(i, ".ssh") || at(i, ".aws") || at(i, ".gnupg") || at(i, ".env") || at(i, ".kube")
+        }
+        b's' => at(i, "shadow") || at(i, "sudoers"),
+        b'p' => at(i, "passwd"),
+        b'c' => at(i, "credentials"),
+        b'i' => at(i, "id_rsa") || at(i, "id_ed25519"),
+        b't' => at(i, "token"),
+        _ => false,
+    })
 }
 
-/// Whether `cmd` is too dangerous to suggest allowing; `words` is `tokenize(cmd)`.
-fn high_risk(cmd: &str, words: &[String]) -> bool {
+/// The words of a command ([`for_each_word`]) in one buffer, without an allocation per word.
+struct Words {
+    buf: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Words {
+    fn of(s: &str) -> Words {
+        let mut w = Words {
+            buf: String::with_capacity(s.len()),
+            spans: Vec::with_capacity(s.len() / 6 + 2),
+        };
+        for_each_word(s, |t| {
+            let start = w.buf.len();
+            w.buf.push_str(t);
+            w.spans.push((start, w.buf.len()));
+        });
+        w
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        self.spans.get(i).map(|&(a, b)| &self.buf[a..b])
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.spans.iter().map(|&(a, b)| &self.buf[a..b])
+    }
+}
+
+/// Whether `cmd` is too dangerous to suggest allowing; `words` is [`Words::of`]`(cmd)`.
+fn high_risk(cmd: &str, words: &Words) -> bool {
     let c = cmd.trim();
     let trimmed_words;
     let t = if c.len() == cmd.len() {
         words
     } else {
-        trimmed_words = tokenize(c);
+        trimmed_words = Words::of(c);
         &trimmed_words
     };
-    let rm_rf = t.first().is_some_and(|w| basename(w) == "rm")
+    let rm_rf = t.get(0).is_some_and(|w| basename(w) == "rm")
         && t.iter()
             .any(|w| w.starts_with('-') && (w.contains('r') || w.contains('R')))
         && t.iter().any(|w| w.starts_with('-') && w.contains('f'))
         && t.iter().skip(1).any(|w| {
-            matches!(w.as_str(), "/" | "~" | "." | ".." | "/*" | "~/")
+            matches!(w, "/" | "~" | "." | ".." | "/*" | "~/")
                 || [
                     "/etc", "/usr", "/bin", "/boot", "/lib", "/var", "/home", "/root", "/sbin",
                 ]
@@ -109,7 +165,7 @@ pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec
         let Some(cmd) = command else {
             return Vec::new();
         };
-        let t = tokenize(cmd);
+        let t = Words::of(cmd);
         if high_risk(cmd, &t) {
             return vec![HIGH_RISK.to_string()];
         }
@@ -131,7 +187,7 @@ pub fn suggestions(tool: &str, command: Option<&str>, path: Option<&str>) -> Vec
             && t.len() > 1
             && let Some(last) = t.iter().rposition(|w| !w.starts_with('-'))
             && last > 0
-            && !looks_sensitive(&t[last])
+            && !t.get(last).is_some_and(looks_sensitive)
         {
             let mut joined = String::with_capacity(cmd.len());
             for (i, w) in t.iter().enumerate() {
@@ -188,6 +244,31 @@ mod tests {
         #[test]
         fn has_is_a_substring_search(hay in "[ab|/ é]{0,12}", needle in "[ab|/ é]{0,3}") {
             proptest::prop_assert_eq!(has(&hay, &needle), hay.contains(needle.as_str()));
+        }
+
+        #[test]
+        fn sensitive_check_is_a_lowercased_substring_search(
+            parts in proptest::collection::vec(
+                (
+                    proptest::sample::select(SENSITIVE),
+                    proptest::collection::vec(proptest::bool::ANY, 12),
+                    "[./_a-z]{0,2}|\u{212a}ube|é",
+                    0..3usize,
+                ),
+                0..4,
+            )
+        ) {
+            // Fragments of SENSITIVE in any letter case, some cut short, between filler.
+            let mut p = String::new();
+            for (frag, upper, filler, cut) in &parts {
+                let frag = &frag[..frag.len() - cut.min(&(frag.len() - 1))];
+                for (c, up) in frag.chars().zip(upper.iter().cycle()) {
+                    p.push(if *up { c.to_ascii_uppercase() } else { c });
+                }
+                p.push_str(filler);
+            }
+            let l = p.to_lowercase();
+            proptest::prop_assert_eq!(looks_sensitive(&p), SENSITIVE.iter().any(|s| l.contains(s)));
         }
 
         #[test]

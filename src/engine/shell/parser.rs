@@ -457,7 +457,7 @@ impl<'s, 'c> Parser<'s, 'c> {
             None => return,
         };
         for t in texts {
-            let dynamic = t.contains(['$', '`']);
+            let dynamic = memchr::memchr2(b'$', b'`', t.as_bytes()).is_some();
             self.run_string(&t, Origin::ShellInput, Some(shell), dynamic);
         }
     }
@@ -1218,9 +1218,12 @@ impl<'s, 'c> Parser<'s, 'c> {
             }
             let body = bytes_to_string(body);
             if let Some(shell) = p.shell {
-                let dynamic = !p.quoted && body.contains(['$', '`']);
+                let dynamic = !p.quoted && memchr::memchr2(b'$', b'`', body.as_bytes()).is_some();
                 self.run_string(&body, Origin::ShellInput, Some(shell), dynamic);
-            } else if !p.quoted && body.contains(['$', '`']) && self.enter() {
+            } else if !p.quoted
+                && memchr::memchr2(b'$', b'`', body.as_bytes()).is_some()
+                && self.enter()
+            {
                 // Expansions in an unquoted here-document run.
                 let depth = self.depth;
                 let mut sub = Parser::new(
