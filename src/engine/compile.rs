@@ -171,6 +171,17 @@ impl PrefilterScratch {
             folded: Vec::with_capacity(bytes + 8),
         }
     }
+
+    /// Makes room for texts of up to about `bytes` bytes, keeping what is there.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.hits.reserve(bytes);
+        self.folded.reserve(bytes + 8);
+    }
+
+    /// Bytes of capacity held.
+    pub fn capacity(&self) -> usize {
+        self.found.capacity() * 8 + self.hits.capacity() * 4 + self.folded.capacity()
+    }
 }
 
 impl Prefilter {

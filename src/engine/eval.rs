@@ -8,7 +8,7 @@
 //! weaker. Granting rules (allow, watch, webhook) require every executed component to be
 //! covered by the same rule.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::call::ToolCall;
@@ -103,8 +103,9 @@ fn text_hash(s: &str) -> u64 {
 #[derive(Debug, Default)]
 struct Texts {
     buf: String,
-    /// Byte range of each text in `buf`, the id of its lower-cased form (`u32::MAX` until
-    /// asked), and whether it holds a `\` (which command globs read as `/`).
+    /// Byte range of each text in `buf`, the id of its lower-cased form ([`UNKNOWN_LOWER`] or
+    /// [`SELF_FOR_MATCHING`] until asked), and whether it holds a `\` (which command globs read
+    /// as `/`).
     spans: Vec<(u32, u32, u32, bool)>,
     /// The union of every text's candidate set (the first `words` words: a rule whose command
     /// gate misses it cannot match any text of this call), then `words` words per text.
@@ -122,26 +123,82 @@ struct Texts {
 /// Texts shorter than this are scanned rather than looked for in longer texts.
 const MIN_SCANNED_FOR_REUSE: usize = 24;
 
+/// A text's lower-case id not computed yet.
+const UNKNOWN_LOWER: u32 = u32::MAX;
+
+/// A text's lower-case id not computed yet, and the text standing for it in rule matching (see
+/// [`Texts::match_lower_id`]).
+const SELF_FOR_MATCHING: u32 = u32::MAX - 1;
+
+/// Largest text table (bytes of buffers) kept for reuse by the next evaluation on a thread.
+const SPARE_TEXTS_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffers of the last text table dropped on this thread (see [`Texts::recycle`]).
+    static SPARE_TEXTS: Cell<Option<Texts>> = const { Cell::new(None) };
+    /// The id arena and group lists of the last view dropped on this thread.
+    static SPARE_VIEW: Cell<Option<ViewSpare>> = const { Cell::new(None) };
+    /// The scratch space of the last view built on this thread.
+    static SPARE_BUILDER: Cell<Option<BuilderSpare>> = const { Cell::new(None) };
+}
+
+/// The parts of a [`ViewBuilder`] that do not go into its view, kept for the next build.
+#[derive(Default)]
+struct BuilderSpare {
+    memo: FxMap<u32, (Group, bool)>,
+    norm: NormCache,
+    scratch: [Vec<u32>; 4],
+    text: String,
+    normalized: String,
+    /// Extra readings before duplicates are left out, and the readings seen so far.
+    candidates: Vec<Group>,
+    seen: Vec<(u64, Group)>,
+}
+
+/// The lists of a dropped [`CommandView`] besides its text table, kept for the next build.
+#[derive(Default)]
+struct ViewSpare {
+    ids: Vec<u32>,
+    groups: Vec<Group>,
+    extra: Vec<Group>,
+}
+
 /// Texts up to this many are found by a linear search.
 const LINEAR_TEXTS: usize = 16;
 
 impl Texts {
     /// A table sized for about `texts` texts read from a command of `raw_len` bytes (sized
-    /// once: growing the tables costs a copy per doubling).
+    /// once: growing the tables costs a copy per doubling). The buffers of the last table this
+    /// thread dropped are reused (see [`Texts::recycle`]).
     fn new(pf: &Prefilter, raw_len: usize, texts: usize) -> Texts {
         let words = pf.words();
-        let mut bits = Vec::with_capacity(words * (texts + 1));
-        bits.resize(words, 0);
-        Texts {
-            // Texts repeat much of the command; their total stays within a few times its length.
-            buf: String::with_capacity(raw_len * texts.clamp(2, 8)),
-            spans: Vec::with_capacity(texts),
-            bits,
-            words,
-            index: FxMap::default(),
-            // The longest text is about twice the command (` && ` between short segments).
-            scratch: PrefilterScratch::with_capacity(2 * raw_len),
-            lower: String::new(),
+        let mut t = SPARE_TEXTS.with(Cell::take).unwrap_or_default();
+        t.buf.clear();
+        // Texts repeat much of the command; their total stays within a few times its length.
+        t.buf.reserve(raw_len * texts.clamp(2, 8));
+        t.spans.clear();
+        t.spans.reserve(texts);
+        t.bits.clear();
+        t.bits.reserve(words * (texts + 1));
+        t.bits.resize(words, 0);
+        t.words = words;
+        t.index.clear();
+        // The longest text is about twice the command (` && ` between short segments).
+        t.scratch.reserve(2 * raw_len);
+        t
+    }
+
+    /// Keeps this table's buffers for the next [`Texts::new`] on this thread, unless they grew
+    /// past [`SPARE_TEXTS_BYTES`] (an outsized command does not pin its memory).
+    fn recycle(self) {
+        let bytes = self.buf.capacity()
+            + self.spans.capacity() * std::mem::size_of::<(u32, u32, u32, bool)>()
+            + self.bits.capacity() * 8
+            + self.index.capacity() * 16
+            + self.scratch.capacity()
+            + self.lower.capacity();
+        if bytes <= SPARE_TEXTS_BYTES {
+            SPARE_TEXTS.with(|s| s.set(Some(self)));
         }
     }
 
@@ -204,7 +261,7 @@ impl Texts {
         self.buf.push_str(s);
         let backslash = memchr::memchr(b'\\', s.as_bytes()).is_some();
         self.spans
-            .push((start, self.buf.len() as u32, u32::MAX, backslash));
+            .push((start, self.buf.len() as u32, UNKNOWN_LOWER, backslash));
         if self.spans.len() > LINEAR_TEXTS {
             if self.index.is_empty() {
                 self.index.reserve(4 * LINEAR_TEXTS);
@@ -221,7 +278,7 @@ impl Texts {
     /// The id of `s` lower-cased, given the id of `s` (remembered per text).
     fn lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
         let known = self.spans[id as usize].2;
-        if known != u32::MAX {
+        if known < SELF_FOR_MATCHING {
             return known;
         }
         let s = self.str(id);
@@ -244,6 +301,21 @@ impl Texts {
         self.spans[id as usize].2 = low;
         self.spans[low as usize].2 = low;
         low
+    }
+
+    /// The id standing for text `id` lower-cased where only rule matching reads it. Every
+    /// match is gated on the text's candidate set, and an ASCII text lower-cased has the same
+    /// candidates (the prefilter reads letters in either case), so an ASCII text with no
+    /// candidate can match nothing in either case: it stands for itself and is not copied.
+    fn match_lower_id(&mut self, id: u32, pf: &Prefilter) -> u32 {
+        match self.spans[id as usize].2 {
+            SELF_FOR_MATCHING => id,
+            UNKNOWN_LOWER if self.bits(id).iter().all(|&w| w == 0) && self.str(id).is_ascii() => {
+                self.spans[id as usize].2 = SELF_FOR_MATCHING;
+                id
+            }
+            _ => self.lower_id(id, pf),
+        }
     }
 
     fn str(&self, id: u32) -> &str {
@@ -339,6 +411,22 @@ struct CommandView {
     plain: bool,
 }
 
+impl Drop for CommandView {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.texts).recycle();
+        let spare = ViewSpare {
+            ids: std::mem::take(&mut self.ids),
+            groups: std::mem::take(&mut self.groups),
+            extra: std::mem::take(&mut self.extra),
+        };
+        let bytes = spare.ids.capacity() * 4
+            + (spare.groups.capacity() + spare.extra.capacity()) * std::mem::size_of::<Group>();
+        if bytes <= SPARE_TEXTS_BYTES {
+            SPARE_VIEW.with(|s| s.set(Some(spare)));
+        }
+    }
+}
+
 impl CommandView {
     fn ids(&self, s: Span) -> &[u32] {
         &self.ids[s.0 as usize..s.1 as usize]
@@ -357,7 +445,7 @@ fn plain_list(raw: &str) -> Option<Vec<&str>> {
     if !raw
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b" -_./:,@+%=&|;".contains(&b))
-        || !raw.contains(['&', '|', ';'])
+        || memchr::memchr3(b'&', b'|', b';', raw.as_bytes()).is_none()
     {
         return None;
     }
@@ -490,7 +578,7 @@ impl ViewBuilder<'_> {
         let mut lower = std::mem::take(&mut self.scratch[3]);
         lower.clear();
         for &id in lists[0] {
-            lower.push(self.texts.lower_id(id, self.pf));
+            lower.push(self.texts.match_lower_id(id, self.pf));
         }
         let mut span = |v: &[u32]| {
             let start = self.ids.len() as u32;
@@ -537,7 +625,7 @@ impl ViewBuilder<'_> {
         let unchanged = spans.iter().all(|s| {
             (s.0..s.1).all(|i| {
                 let id = self.ids[i as usize];
-                self.texts.lower_id(id, self.pf) == id
+                self.texts.match_lower_id(id, self.pf) == id
             })
         });
         if unchanged {
@@ -549,7 +637,7 @@ impl ViewBuilder<'_> {
             l.clear();
             for i in s.0..s.1 {
                 let id = self.ids[i as usize];
-                l.push(self.texts.lower_id(id, self.pf));
+                l.push(self.texts.match_lower_id(id, self.pf));
             }
         }
         self.scratch[3] = d;
@@ -646,6 +734,11 @@ impl CommandView {
             ids.extend_from_slice(v);
             (start, ids.len() as u32)
         };
+        // The whole command first, as the general path enters it: a segment that begins or
+        // ends it then takes its candidates there too (see `Texts::id_like`), so the segment's
+        // lower-cased twin is made (or not) alike.
+        texts.id(&normalized, pf);
+        texts.id(raw, pf);
         let mut seg_ids: Vec<u32> = Vec::new();
         for seg in segs {
             let id = texts.id(seg, pf);
@@ -658,7 +751,7 @@ impl CommandView {
         let mut extra = Vec::new();
         let mut folded_seen: Vec<u32> = Vec::new();
         for &id in &seg_ids {
-            let lower = texts.lower_id(id, pf);
+            let lower = texts.match_lower_id(id, pf);
             let one = push(&mut ids, &[id]);
             let low = push(&mut ids, &[lower]);
             groups.push(Group {
@@ -686,7 +779,8 @@ impl CommandView {
         } else {
             vec![raw_id, norm_id]
         };
-        let whole_lower: Vec<u32> = whole.iter().map(|&i| texts.lower_id(i, pf)).collect();
+        let whole_lower: Vec<u32> = whole.iter().map(|&i| texts.match_lower_id(i, pf)).collect();
+        let raw_folded = texts.lower_id(raw_id, pf);
         let w = push(&mut ids, &whole);
         let wl = push(&mut ids, &whole_lower);
         let raw_group = Group {
@@ -705,7 +799,7 @@ impl CommandView {
         });
         CommandView {
             raw: raw_id,
-            raw_folded: whole_lower[0],
+            raw_folded,
             norm_folded: None,
             normalized: norm_id,
             components,
@@ -726,7 +820,8 @@ impl CommandView {
     fn plain(raw: &str, pf: &Prefilter) -> CommandView {
         let mut texts = Texts::new(pf, raw.len(), 2);
         let id = texts.id(raw, pf);
-        let lower = texts.lower_id(id, pf);
+        let lower = texts.match_lower_id(id, pf);
+        let raw_folded = texts.lower_id(id, pf);
         let one = |at: u32| (at, at + 1);
         let group = |t: Span, folded: bool| Group {
             direct: t,
@@ -737,7 +832,7 @@ impl CommandView {
         };
         CommandView {
             raw: id,
-            raw_folded: lower,
+            raw_folded,
             norm_folded: None,
             normalized: id,
             components: one(0),
@@ -753,24 +848,43 @@ impl CommandView {
     }
 
     fn general(raw: String, analysis: &shell::ShellAnalysis, pf: &Prefilter) -> CommandView {
-        let mut norm = NormCache::default();
-        let grant = grant_view_cached(&raw, &mut norm);
+        // The scratch space and id arena of the last view built on this thread, emptied.
+        let mut spare = SPARE_BUILDER.with(Cell::take).unwrap_or_default();
+        spare.norm.clear();
+        spare.memo.clear();
+        let ViewSpare {
+            mut ids,
+            groups: mut tied,
+            mut extra,
+        } = SPARE_VIEW.with(Cell::take).unwrap_or_default();
+        ids.clear();
+        ids.reserve(128);
+        tied.clear();
+        extra.clear();
+        let (mut candidates, mut seen) = (
+            std::mem::take(&mut spare.candidates),
+            std::mem::take(&mut spare.seen),
+        );
+        // Candidates are drained into `extra` below, so they come back empty.
+        debug_assert!(candidates.is_empty());
+        seen.clear();
+        let grant = grant_view_cached(&raw, &mut spare.norm);
         let mut b = ViewBuilder {
             pf,
             texts: Texts::new(pf, raw.len(), 32),
-            ids: Vec::with_capacity(128),
-            memo: FxMap::with_capacity_and_hasher(16, Default::default()),
+            ids,
+            memo: spare.memo,
             overflow: false,
-            norm,
-            scratch: Default::default(),
-            text: String::new(),
-            normalized: String::new(),
+            norm: spare.norm,
+            scratch: spare.scratch,
+            text: spare.text,
+            normalized: spare.normalized,
         };
         // The whole command first: the components are mostly its prefixes and suffixes, which
         // then take its candidates instead of being scanned (see `Texts::id_like`).
         b.texts.id(&grant.normalized, pf);
         b.texts.id(&raw, pf);
-        let mut tied: Vec<Group> = grant.components.iter().map(|c| b.group(c)).collect();
+        tied.extend(grant.components.iter().map(|c| b.group(c)));
         let raw_g = b.group(&raw);
         let raw_group = if tied.len() == 1 {
             // A single component: the whole command is that component.
@@ -781,8 +895,7 @@ impl CommandView {
         };
         // Extra readings, in order: the folded groups, then per parser command its heredoc
         // segments (folded, then as written) and the command (folded, then as written).
-        let mut candidates: Vec<Group> =
-            Vec::with_capacity(tied.len() + 1 + 2 * analysis.commands.len());
+        candidates.reserve(tied.len() + 1 + 2 * analysis.commands.len());
         for &g in &tied {
             candidates.push(b.fold(g));
         }
@@ -816,10 +929,10 @@ impl CommandView {
         }
         // A reading identical to a tied group or to an earlier reading is left out.
         // Few readings: a linear scan of their hashes; many: a map.
-        let mut extra = Vec::with_capacity(candidates.len());
+        extra.reserve(candidates.len());
         if tied.len() + candidates.len() <= 64 {
-            let mut seen: Vec<(u64, Group)> = tied.iter().map(|g| (b.key(g), *g)).collect();
-            for g in candidates {
+            seen.extend(tied.iter().map(|g| (b.key(g), *g)));
+            for g in candidates.drain(..) {
                 let k = b.key(&g);
                 if !seen.iter().any(|(ok, o)| *ok == k && b.same(o, &g)) {
                     seen.push((k, g));
@@ -831,7 +944,7 @@ impl CommandView {
             for g in &tied {
                 seen.entry(b.key(g)).or_default().push(*g);
             }
-            for g in candidates {
+            for g in candidates.drain(..) {
                 let list = seen.entry(b.key(&g)).or_default();
                 if !list.iter().any(|o| b.same(o, &g)) {
                     list.push(g);
@@ -843,10 +956,37 @@ impl CommandView {
         let raw_id = b.texts.id(&raw, pf);
         let raw_folded = b.texts.lower_id(raw_id, pf);
         let normalized = b.texts.id(&grant.normalized, pf);
-        let norm_folded = raw
-            .contains(['\'', '"', '\\'])
+        let norm_folded = memchr::memchr3(b'\'', b'"', b'\\', raw.as_bytes())
+            .is_some()
             .then(|| b.texts.lower_id(normalized, pf));
         let components = b.span(&grant.components);
+        let ViewBuilder {
+            texts,
+            ids,
+            memo,
+            overflow,
+            norm,
+            scratch,
+            text,
+            normalized: normalized_text,
+            ..
+        } = b;
+        // Kept unless a large command grew them (the scratch lists stay within the arena).
+        if memo.capacity() <= 1024
+            && text.capacity() + normalized_text.capacity() <= SPARE_TEXTS_BYTES
+        {
+            SPARE_BUILDER.with(|s| {
+                s.set(Some(BuilderSpare {
+                    memo,
+                    norm,
+                    scratch,
+                    text,
+                    normalized: normalized_text,
+                    candidates,
+                    seen,
+                }))
+            });
+        }
         CommandView {
             raw: raw_id,
             raw_folded,
@@ -857,9 +997,9 @@ impl CommandView {
             groups: tied,
             raw_group,
             extra,
-            alias_overflow: b.overflow,
-            texts: b.texts,
-            ids: b.ids,
+            alias_overflow: overflow,
+            texts,
+            ids,
             plain: false,
         }
     }
@@ -1730,6 +1870,89 @@ mod tests {
         let set = compile(&crate::engine::load::load_text("t", yaml).expect("policy"));
         let d = set.evaluate(&ToolCall::exec(".aws/credentials"));
         assert_eq!(d.action, Action::Deny);
+    }
+
+    /// A plain list whose last segment ends the command (24 bytes or more, so it takes the
+    /// command's candidates) gets the same lower-cased readings on the fast path as on the
+    /// general one (found by `list_fast_path_matches_general`).
+    #[test]
+    fn list_fast_path_enters_the_whole_command_first() {
+        same_view("curl & su & -RF eval done xargs export");
+        same_view("-RF eval done xargs export && curl");
+    }
+
+    /// The text table, id arena and scratch space reused from the last evaluation on the
+    /// thread start empty: views built one after another render exactly as views built with
+    /// fresh ones, and an outsized table is not kept.
+    #[test]
+    fn reused_view_buffers_start_empty() {
+        let pf = standard_prefilter();
+        let cmds = [
+            "python -c \"import os;os.system('rm -rf /')\" | tee /tmp/x",
+            "git status",
+            "printenv | grep -E \"(AWS_|GITHUB_|OPENAI_|TOKEN|SECRET)\"",
+            "RM -RF /",
+            "printenv | grep -E \"(AWS_|GITHUB_|OPENAI_|TOKEN|SECRET|KEY)\"",
+            "bash -lc 'cd /repo && make build 2>&1 | tail -5'",
+        ];
+        let view = |c: &str| {
+            let v = CommandView::build(c, pf);
+            (v.render(), v.texts.union().to_vec(), v.ids.len())
+        };
+        let fresh: Vec<_> = cmds
+            .iter()
+            .map(|c| {
+                SPARE_TEXTS.with(Cell::take);
+                SPARE_VIEW.with(Cell::take);
+                SPARE_BUILDER.with(Cell::take);
+                view(c)
+            })
+            .collect();
+        for _ in 0..2 {
+            for (c, f) in cmds.iter().zip(&fresh) {
+                assert_eq!(&view(c), f, "{c}");
+                // Kept, and holding only the texts of the last view.
+                let t = SPARE_TEXTS.with(Cell::take).expect("table kept");
+                let held: u32 = t.spans.iter().map(|s| s.1 - s.0).sum();
+                assert_eq!(t.buf.len(), held as usize);
+                SPARE_TEXTS.with(|s| s.set(Some(t)));
+            }
+        }
+        let big = format!("echo {}", "x".repeat(100_000));
+        drop(CommandView::build(&big, pf));
+        assert!(SPARE_TEXTS.with(Cell::take).is_none());
+    }
+
+    /// Lower-cased twins are made only for texts a rule can match: an ASCII text with no
+    /// candidate stands for itself; one with candidates, or a non-ASCII one (Unicode
+    /// lower-casing can make new ASCII letters), gets its lower-cased text.
+    #[test]
+    fn lower_case_twins_only_where_rules_can_read_them() {
+        let pf = standard_prefilter();
+        let mut t = Texts::new(pf, 64, 8);
+        let none = t.id("ECHO HELLO", pf);
+        assert!(t.bits(none).iter().all(|&w| w == 0));
+        assert_eq!(t.match_lower_id(none, pf), none);
+        assert_eq!(t.match_lower_id(none, pf), none, "remembered");
+        assert_eq!(t.spans.len(), 1, "no copy made");
+        // The true lower-case text is still there for readers of its content.
+        let low = t.lower_id(none, pf);
+        assert_eq!(t.str(low), "echo hello");
+        let rm = t.id("RM -RF /", pf);
+        assert!(t.bits(rm).iter().any(|&w| w != 0));
+        let rm_low = t.match_lower_id(rm, pf);
+        assert_eq!(t.str(rm_low), "rm -rf /");
+        let kelvin = t.id("CAT ~/.\u{212a}UBE/CONFIG", pf);
+        assert!(t.bits(kelvin).iter().all(|&w| w == 0));
+        let k_low = t.match_lower_id(kelvin, pf);
+        assert_eq!(t.str(k_low), "cat ~/.kube/config");
+        assert!(t.bits(k_low).iter().any(|&w| w != 0));
+        // And the decisions that rest on them.
+        let set = compile(&embedded("standard").expect("standard"));
+        for cmd in ["RM -RF /", "CAT ~/.\u{212a}UBE/CONFIG"] {
+            let d = set.evaluate(&ToolCall::exec(cmd));
+            assert_eq!(d.action, crate::engine::Action::Deny, "{cmd}");
+        }
     }
 
     /// A command's `\` reads as `/` in command globs, whichever reading holds it.
