@@ -12,9 +12,12 @@
 //! counters (outside the timed region) and a sample during which the thread was switched out is
 //! retaken; the number of retaken samples is printed. `-- --raw` keeps every sample instead.
 //!
-//! Interrupts and hypervisor exits are not visible that way. The last line therefore times a
-//! spin loop (no engine) at several lengths, sampled the same way: on a VM its p99 sits several
-//! µs above its p50 once a sample lasts ~10 µs, and a case's p99 is best read against it.
+//! Interrupts and hypervisor exits are not visible that way. The end of the output therefore
+//! times a spin loop (no engine) at several lengths, sampled the same way: on a VM its p99 sits
+//! several µs above its p50 once a sample lasts ~10 µs, and a case's p99 is best read against
+//! it. The last line counts the stops themselves (gaps in a loop that only reads the clock):
+//! with `r` stops per second, a call lasting `t` seconds is stopped in about `r·t` of its
+//! samples; once that passes 1 %, the call's p99 is a stopped sample (its length plus a stop).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -137,6 +140,30 @@ fn spin(iters: u64) -> u64 {
         x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i));
     }
     x
+}
+
+/// Stops of this thread's CPU seen by reading the clock in a loop for `span`: how many per
+/// second last longer than 2 µs, and their median and 90th-percentile length (µs). Nothing
+/// runs between two readings, so a gap is time the CPU spent elsewhere (an interrupt, a
+/// hypervisor exit, or a switch the retaking above would catch).
+fn stops(span: Duration) -> (f64, f64, f64) {
+    let start = Instant::now();
+    let mut last = start;
+    let mut gaps: Vec<Duration> = Vec::new();
+    loop {
+        let now = Instant::now();
+        let d = now - last;
+        if d > Duration::from_micros(2) {
+            gaps.push(d);
+        }
+        last = now;
+        if now - start >= span {
+            break;
+        }
+    }
+    gaps.sort();
+    let per_s = gaps.len() as f64 / span.as_secs_f64();
+    (per_s, percentile(&gaps, 0.5), percentile(&gaps, 0.9))
 }
 
 /// p50 and p99 of a spin loop whose p50 is about `target_us`, sampled like the engine calls.
@@ -317,6 +344,10 @@ fn main() {
     println!(
         "machine floor (a spin loop, no engine, sampled the same way; µs): {}",
         floor.join(", ")
+    );
+    let (per_s, med, p90) = stops(Duration::from_millis(if smoke { 10 } else { 2000 }));
+    println!(
+        "CPU stops over 2 µs (clock read in a loop for 2 s): {per_s:.0}/s, median {med:.1} µs, p90 {p90:.1} µs"
     );
     if !raw {
         println!("samples retaken because the thread was switched out: {retaken}");
