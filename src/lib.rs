@@ -1,4 +1,7 @@
 //! Rampart: a local policy firewall between AI coding agents and the tools they call.
+//!
+//! Used as a library, the engine judges tool calls in-process: see [`engine::sdk`] and
+//! `examples/embed_engine.rs`.
 
 pub mod api;
 pub mod approval;
@@ -11,3 +14,5 @@ pub mod gate;
 pub mod hook;
 pub mod mcp;
 pub mod wrap;
+
+pub use engine::{Action, Decision, Denied, Engine, LoadError, Policy, ToolCall};
