@@ -183,6 +183,14 @@ pub fn load_corpus(path: &std::path::Path) -> anyhow::Result<Vec<CorpusCase>> {
             ..Default::default()
         });
     }
+    if cases.is_empty() {
+        // Scoring nothing would report 100 % coverage.
+        anyhow::bail!(
+            "{}: no corpus cases (a v2 corpus lists `cases:`, a v1 corpus `entries:`; a \
+             `rampart test` suite with `tests:` runs with `rampart test FILE`)",
+            path.display()
+        );
+    }
     let defaults = corpus.defaults.unwrap_or_default();
     Ok(cases
         .into_iter()
@@ -241,6 +249,21 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         rows.push((cc.case, expected, got, covered));
     }
     let total = rows.len();
+    if total == 0 {
+        // Coverage of no cases would pass any --min-coverage.
+        anyhow::bail!(
+            "no case of {} matches the filters (--os {os}{}{}{})",
+            a.corpus.display(),
+            a.severity
+                .as_deref()
+                .map_or(String::new(), |s| format!(", --severity {s}")),
+            a.category
+                .as_deref()
+                .map_or(String::new(), |c| format!(", --category {c}")),
+            a.id.as_deref()
+                .map_or(String::new(), |i| format!(", --id {i}")),
+        );
+    }
     let covered = rows.iter().filter(|r| r.3).count();
     let wt: f64 = rows.iter().map(|r| weight(&r.0.severity)).sum();
     let wc: f64 = rows
@@ -248,12 +271,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         .filter(|r| r.3)
         .map(|r| weight(&r.0.severity))
         .sum();
-    let pct = if total == 0 {
-        100.0
-    } else {
-        covered as f64 * 100.0 / total as f64
-    };
-    let wpct = if wt == 0.0 { 100.0 } else { wc * 100.0 / wt };
+    // `total` is at least one case, so `wt` is at least one too.
+    let pct = covered as f64 * 100.0 / total as f64;
+    let wpct = wc * 100.0 / wt;
     let mut by_action: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &rows {
         *by_action.entry(r.2.as_str()).or_default() += 1;
