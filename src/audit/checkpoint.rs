@@ -2,7 +2,7 @@
 //! stored inside it.
 //!
 //! Writers (the long-lived `serve` flusher and one-shot hook processes) take an exclusive
-//! `flock` on [`LOCK_FILE`](super::files::LOCK_FILE) for one batch at a time. The first
+//! `flock` on [`LOCK_FILE`] for one batch at a time. The first
 //! [`CHECKPOINT_BYTES`] bytes of that file hold a [`Checkpoint`]: the chain head after the last
 //! successful batch. A writer that finds the checkpoint exactly as it left it skips every
 //! re-read; otherwise it re-synchronises from the chain files. A batch marks the checkpoint

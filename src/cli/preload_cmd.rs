@@ -35,7 +35,7 @@ pub struct PreloadArgs {
     /// Agent name in audit records.
     #[arg(long, default_value = "preload")]
     pub agent: String,
-    /// Session name in audit records (default: preload-<pid>).
+    /// Session name in audit records (default: `preload-<pid>`).
     #[arg(long)]
     pub session: Option<String>,
     /// One `[rampart]` line per check on stderr (byte counts and verdicts, never commands).

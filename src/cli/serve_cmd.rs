@@ -50,7 +50,7 @@ pub struct ServeArgs {
     /// Send audit events to syslog at host:port (UDP; prefix tcp:// for TCP).
     #[arg(long)]
     pub syslog: Option<String>,
-    /// Emit CEF lines (to syslog with --syslog, else <audit-dir>/cef.log).
+    /// Emit CEF lines (to syslog with --syslog, else `<audit-dir>/cef.log`).
     #[arg(long)]
     pub cef: bool,
     /// Base URL for signed approval links in notifications.

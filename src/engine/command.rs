@@ -728,7 +728,7 @@ fn not_plain_first(w: &str) -> bool {
 
 /// Whether `raw` is plain words — ASCII letters, digits and `-_./:,@+%=` separated by single
 /// spaces — whose compatibility reading is the text itself: one segment and component, no
-/// substitutions, nothing to unwrap or peel (see [`not_plain_first`]; the last word is no
+/// substitutions, nothing to unwrap or peel (see `not_plain_first`; the last word is no
 /// `fi`/`done`/`esac`), no other spelling of the executable (its first word has no `/`), no rm
 /// or find alias and no assignment (no `=` in the first word).
 pub fn plain_words(raw: &str) -> bool {
@@ -837,7 +837,7 @@ fn removed_in_word(b: u8) -> bool {
     matches!(b, b'\'' | b'"' | b'\\' | b'\n' | b'^')
 }
 
-/// `s` without the characters [`removed_in_word`]: any word a reading makes from `s` (and so
+/// `s` without the characters `removed_in_word`: any word a reading makes from `s` (and so
 /// any name or executable in it) is a substring of this.
 pub fn word_skeleton(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.bytes().any(removed_in_word) {

@@ -1,7 +1,7 @@
 //! The policy file schema (spec/engine.md §2), as it is written in YAML.
 //!
 //! Decoding is strict: every struct rejects unknown keys. Validation of values (actions,
-//! limits, regexes) happens in [`super::load`], compilation in [`super::compile`].
+//! limits, regexes) happens in [`super::load`], compilation in [`super::compile()`].
 
 use std::collections::BTreeMap;
 

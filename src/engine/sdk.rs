@@ -84,7 +84,7 @@ impl Policy {
         &self.set.warnings
     }
 
-    /// The loaded set, for the lower-level API ([`super::compile`], [`super::explain`]).
+    /// The loaded set, for the lower-level API ([`super::compile()`], [`super::explain`]).
     pub fn as_set(&self) -> &PolicySet {
         &self.set
     }
