@@ -112,7 +112,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("rampart: {e:#}");
+            eprintln!("rampart: {}", rampart::cli::error_text(&e));
             std::process::exit(1);
         }
     }

@@ -1,5 +1,6 @@
-//! `rampart init --project`, `rampart policy explain` and `rampart policy lint` run as a binary
-//! with HOME in a temp dir; project policies checked through the resolver.
+//! `rampart init --project`, `rampart policy explain`, `rampart policy lint` and `rampart test`
+//! suites run as a binary with HOME in a temp dir; project policies checked through the
+//! resolver.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -303,4 +304,50 @@ fn lint_prints_file_and_line_for_every_finding() {
         o.stdout
     );
     let _ = std::fs::remove_dir_all(&t);
+}
+
+#[test]
+fn test_suite_filters_that_match_nothing_fail_and_errors_say_their_cause_once() {
+    let d = scratch("suite");
+    let home = d.join("home");
+    std::fs::write(
+        d.join("s.yaml"),
+        "tests:\n  - name: lists files\n    tool: exec\n    params: {command: ls}\n    expect: allow\n",
+    )
+    .unwrap();
+    let o = run(&d, &home, &["test", "s.yaml", "--run", "list*"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("1/1 passed"), "{}", o.stdout);
+
+    // A mistyped --run must not pass a CI gate having run nothing.
+    let o = run(&d, &home, &["test", "s.yaml", "--run", "lsit*"]);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(
+        o.stderr
+            .contains("s.yaml: no test name matches --run \"lsit*\" (the suite has 1 test)"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stdout.contains("passed"), "{}", o.stdout);
+
+    // A policy file without inline tests still runs (exit 0), with a warning.
+    std::fs::write(d.join("p.yaml"), "version: \"1\"\npolicies: []\n").unwrap();
+    let o = run(&d, &home, &["test", "p.yaml"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("p.yaml: the suite has no tests"),
+        "{}",
+        o.stderr
+    );
+
+    // A missing file: its name and the OS error, once.
+    let o = run(&d, &home, &["policy", "lint", "missing.yaml"]);
+    assert_eq!(o.code, 1);
+    let line = o.stderr.lines().next().unwrap_or_default();
+    assert!(line.contains("missing.yaml"), "{line}");
+    assert_eq!(line.matches("os error 2").count(), 1, "{line}");
+    let o = run(&d, &home, &["test", "--config", "missing.yaml", "ls"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr.matches("os error 2").count(), 1, "{}", o.stderr);
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -42,3 +42,36 @@ pub fn offline_policy(config: Option<PathBuf>) -> anyhow::Result<CompiledPolicyS
 pub fn drop_at_exit<T>(value: T) {
     std::mem::forget(value);
 }
+
+/// An error and its causes on one line, `outer: cause: …`, leaving out a cause whose text the
+/// line already holds (errors that print their source, like `path: No such file…`, would
+/// otherwise repeat it).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let load = crate::engine::LoadError::Io {
+            path: "p.yaml".into(),
+            source: io,
+        };
+        let e = anyhow::Error::new(load).context("loading policy");
+        assert_eq!(error_text(&e), "loading policy: p.yaml: No such file");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_text(&e), "outer: inner");
+    }
+}

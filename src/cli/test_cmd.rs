@@ -292,6 +292,18 @@ fn run_suite(a: &TestArgs, file: &Path) -> anyhow::Result<i32> {
         })
         .map(|c| run_case(&policy, c))
         .collect();
+    if results.is_empty() {
+        if let Some(glob) = &a.run {
+            // A mistyped filter would otherwise pass a CI gate having run nothing.
+            anyhow::bail!(
+                "{}: no test name matches --run {glob:?} (the suite has {} test{})",
+                file.display(),
+                cases.len(),
+                if cases.len() == 1 { "" } else { "s" }
+            );
+        }
+        eprintln!("rampart: {}: the suite has no tests", file.display());
+    }
     let passed = results.iter().filter(|r| r.passed).count();
     let errors = results
         .iter()
