@@ -160,9 +160,22 @@ fn merged_and_project_policies_only_add_to_the_base() {
     let merged = base
         .clone()
         .merged_with(Policy::from_yaml("team", TEAM).expect("team"));
+    assert!(merged.warnings().is_empty(), "{:?}", merged.warnings());
     let engine = Engine::new(&merged);
     assert_eq!(exec(&engine, "npm publish"), Action::Deny);
     assert_eq!(exec(&engine, "sudo rm -rf /"), Action::Deny);
+    // A second policy of the same name is dropped, and a warning says so.
+    let twice = merged.clone().merged_with(
+        Policy::from_yaml("again", &TEAM.replace("npm publish*", "ls*")).expect("again"),
+    );
+    assert_eq!(twice.len(), merged.len());
+    assert_eq!(exec(&Engine::new(&twice), "ls"), Action::Allow);
+    assert_eq!(twice.warnings().len(), 1, "{:?}", twice.warnings());
+    assert!(
+        twice.warnings()[0].contains("\"no-publish\" from embedded:again"),
+        "{:?}",
+        twice.warnings()
+    );
 
     // A project file may tighten, never loosen.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -230,7 +230,8 @@ fn add_file(set: &mut PolicySet, file: PolicyFile, origin: Origin) {
     }
 }
 
-fn policy_name(p: &SourcedPolicy) -> &str {
+/// The name of a loaded policy (empty when it has none).
+pub fn policy_name(p: &SourcedPolicy) -> &str {
     p.policy
         .name
         .as_ref()

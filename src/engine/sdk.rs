@@ -55,9 +55,23 @@ impl Policy {
         load::load_dir(path.as_ref()).map(Policy::from)
     }
 
-    /// This policy followed by `other`'s policies; on a name both use, this one's is kept.
-    /// The default action is this policy's when it sets one.
+    /// This policy followed by `other`'s policies; on a name both use, this one's is kept
+    /// and a warning says so. The default action is this policy's when it sets one.
     pub fn merged_with(mut self, other: Policy) -> Policy {
+        for p in &other.set.policies {
+            let name = load::policy_name(p);
+            if self
+                .set
+                .policies
+                .iter()
+                .any(|q| load::policy_name(q) == name)
+            {
+                self.set.warnings.push(format!(
+                    "policy {name:?} from {} is already defined; the first one is kept",
+                    p.origin.source
+                ));
+            }
+        }
         load::merge_into(&mut self.set, other.set, MergeRule::ExistingWins);
         self
     }
