@@ -207,6 +207,15 @@ impl Texts {
         self.id_like(s, pf, None)
     }
 
+    /// Enters the whole command, normalized then as written, before any part of it: the
+    /// parts are mostly its prefixes and suffixes, which then take its candidates instead of
+    /// being scanned (see [`Texts::id_like`]). Every view enters them so, which keeps the
+    /// lower-cased twins of its parts alike on every path. Returns (normalized, raw) ids.
+    fn whole_command(&mut self, normalized: &str, raw: &str, pf: &Prefilter) -> (u32, u32) {
+        let n = self.id(normalized, pf);
+        (n, self.id(raw, pf))
+    }
+
     /// [`Texts::id`]; a new text takes the candidate set of text `same` when given, which
     /// must hold its own: the prefilter reads ASCII case-insensitively, so an ASCII text and
     /// its lower-case have the same candidates, and a text has every candidate of its
@@ -734,11 +743,7 @@ impl CommandView {
             ids.extend_from_slice(v);
             (start, ids.len() as u32)
         };
-        // The whole command first, as the general path enters it: a segment that begins or
-        // ends it then takes its candidates there too (see `Texts::id_like`), so the segment's
-        // lower-cased twin is made (or not) alike.
-        texts.id(&normalized, pf);
-        texts.id(raw, pf);
+        let (norm_id, raw_id) = texts.whole_command(&normalized, raw, pf);
         let mut seg_ids: Vec<u32> = Vec::new();
         for seg in segs {
             let id = texts.id(seg, pf);
@@ -772,8 +777,6 @@ impl CommandView {
                 });
             }
         }
-        let raw_id = texts.id(raw, pf);
-        let norm_id = texts.id(&normalized, pf);
         let whole: Vec<u32> = if norm_id == raw_id {
             vec![raw_id]
         } else {
@@ -880,10 +883,7 @@ impl CommandView {
             text: spare.text,
             normalized: spare.normalized,
         };
-        // The whole command first: the components are mostly its prefixes and suffixes, which
-        // then take its candidates instead of being scanned (see `Texts::id_like`).
-        b.texts.id(&grant.normalized, pf);
-        b.texts.id(&raw, pf);
+        let (normalized, raw_id) = b.texts.whole_command(&grant.normalized, &raw, pf);
         tied.extend(grant.components.iter().map(|c| b.group(c)));
         let raw_g = b.group(&raw);
         let raw_group = if tied.len() == 1 {
@@ -953,9 +953,7 @@ impl CommandView {
             }
         }
         // Every text a rule may read is in the table, so the union of candidates covers them.
-        let raw_id = b.texts.id(&raw, pf);
         let raw_folded = b.texts.lower_id(raw_id, pf);
-        let normalized = b.texts.id(&grant.normalized, pf);
         let norm_folded = memchr::memchr3(b'\'', b'"', b'\\', raw.as_bytes())
             .is_some()
             .then(|| b.texts.lower_id(normalized, pf));
