@@ -124,7 +124,7 @@ fn check_lets_allow_and_watch_through_and_refuses_the_rest() {
         .check(&ToolCall::exec("rm -rf target"))
         .expect_err("deny");
     assert_eq!(denied.decision.action, Action::Deny);
-    assert_eq!(denied.policy.as_deref(), Some("block-rm"));
+    assert_eq!(denied.policy(), Some("block-rm"));
     assert_eq!(
         denied.to_string(),
         "rampart: denied \"exec\" by policy \"block-rm\": no recursive deletes"
@@ -147,7 +147,7 @@ fn check_lets_allow_and_watch_through_and_refuses_the_rest() {
         &Policy::from_yaml("empty", "version: \"1\"\ndefault_action: deny\n").expect("empty"),
     );
     let denied = none.check(&ToolCall::exec("ls")).expect_err("default deny");
-    assert!(denied.policy.is_none());
+    assert!(denied.policy().is_none());
     assert!(
         denied.to_string().starts_with("rampart: denied \"exec\": "),
         "{denied}"

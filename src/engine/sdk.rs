@@ -155,7 +155,6 @@ impl Engine {
             Action::Allow | Action::Watch => Ok(d),
             _ => Err(Denied {
                 tool: call.tool.clone(),
-                policy: d.winner.as_ref().map(|w| w.policy.clone()),
                 decision: Box::new(d),
             }),
         }
@@ -167,23 +166,32 @@ impl Engine {
     }
 }
 
-/// A call [`Engine::check`] refused.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{}", denied_text(tool, policy.as_deref(), &decision.message))]
+/// A call [`Engine::check`] refused. Its text is the Go SDK's:
+/// `rampart: denied "<tool>" by policy "<p>": <message>`, without the policy clause when no
+/// rule decided.
+#[derive(Debug, Clone)]
 pub struct Denied {
     /// The call's tool.
     pub tool: String,
-    /// The policy whose rule decided, when a rule did (not a default action).
-    pub policy: Option<String>,
     /// The whole decision.
     pub decision: Box<Decision>,
 }
 
-/// `rampart: denied "<tool>" by policy "<p>": <message>`, without the policy clause when no
-/// rule decided (the Go SDK's error text).
-fn denied_text(tool: &str, policy: Option<&str>, message: &str) -> String {
-    match policy {
-        Some(p) => format!("rampart: denied {tool:?} by policy {p:?}: {message}"),
-        None => format!("rampart: denied {tool:?}: {message}"),
+impl Denied {
+    /// The policy whose rule decided, when a rule did (not a default action).
+    pub fn policy(&self) -> Option<&str> {
+        self.decision.winner.as_ref().map(|w| w.policy.as_str())
     }
 }
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rampart: denied {:?}", self.tool)?;
+        if let Some(p) = self.policy() {
+            write!(f, " by policy {p:?}")?;
+        }
+        write!(f, ": {}", self.decision.message)
+    }
+}
+
+impl std::error::Error for Denied {}
